@@ -1,0 +1,399 @@
+//! Cgroup placement on whatever this host mounts: v1 hierarchies, a v2
+//! one, or both (hybrid). The layout is read from /proc/self/mountinfo at
+//! run time; a container gets one directory per hierarchy.
+//!
+//! Joining is cheap by construction: on v2 the init is born in its cgroup
+//! (clone3 CLONE_INTO_CGROUP); on v1 the init moves itself by writing "0"
+//! to `tasks`, which the kernel does without the global threadgroup lock.
+//! A parent writing the child's pid to cgroup.procs instead waits for an
+//! RCU grace period (milliseconds on an idle machine).
+
+use crate::error::{Error, Result, SysContext};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mountpoint: PathBuf,
+    /// Root of the hierarchy as seen from here (field 4 of mountinfo).
+    pub root: String,
+    pub v2: bool,
+    /// v1 controllers (and `name=` of named hierarchies), sorted.
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    /// Directory name under the container's /sys/fs/cgroup.
+    pub fn mount_name(&self) -> String {
+        if self.v2 {
+            "unified".into()
+        } else {
+            self.controllers
+                .iter()
+                .map(|c| c.strip_prefix("name=").unwrap_or(c))
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    }
+}
+
+/// The container's cgroup on every hierarchy.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Cgroup {
+    pub dirs: Vec<Dir>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dir {
+    pub hierarchy: Hierarchy,
+    pub path: PathBuf,
+    /// The top-most directory berth created; removed up to here on delete.
+    pub created_from: Option<PathBuf>,
+}
+
+const V1_OPTIONS_NOT_CONTROLLERS: &[&str] = &[
+    "rw",
+    "ro",
+    "relatime",
+    "noatime",
+    "nosuid",
+    "nodev",
+    "noexec",
+    "xattr",
+    "clone_children",
+    "noprefix",
+    "cpuset_v2_mode",
+    "favordynmods",
+];
+
+/// Parse mountinfo text into the cgroup hierarchies, first mount of each.
+pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        let (fstype, superopts) = (r[0], r[2]);
+        let h = match fstype {
+            "cgroup2" => Hierarchy {
+                mountpoint: PathBuf::from(unescape(l[4])),
+                root: unescape(l[3]),
+                v2: true,
+                controllers: Vec::new(),
+            },
+            "cgroup" => {
+                let mut controllers: Vec<String> = superopts
+                    .split(',')
+                    .filter(|o| {
+                        !V1_OPTIONS_NOT_CONTROLLERS.contains(o) && !o.starts_with("release_agent=")
+                    })
+                    .map(String::from)
+                    .collect();
+                controllers.sort();
+                Hierarchy {
+                    mountpoint: PathBuf::from(unescape(l[4])),
+                    root: unescape(l[3]),
+                    v2: false,
+                    controllers,
+                }
+            }
+            _ => continue,
+        };
+        if !out
+            .iter()
+            .any(|o| o.v2 == h.v2 && o.controllers == h.controllers)
+        {
+            out.push(h);
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}
+
+/// Which cgroup (path from the hierarchy root) a /proc/PID/cgroup text
+/// puts a process in, for one hierarchy.
+pub fn own_path(proc_cgroup: &str, h: &Hierarchy) -> Option<String> {
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if h.v2 {
+            if ctrls.is_empty() {
+                return Some(path.to_string());
+            }
+        } else if !ctrls.is_empty() {
+            let mut c: Vec<&str> = ctrls.split(',').collect();
+            c.sort();
+            if c == h.controllers.iter().map(String::as_str).collect::<Vec<_>>() {
+                return Some(path.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Where the container's cgroup goes on each hierarchy: an absolute
+/// cgroupsPath from each hierarchy's root; a relative one (or the default,
+/// the container id) under berth's own cgroup there, as runc does.
+pub fn locate(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").sys("read", "/proc/self/mountinfo")?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").sys("read", "/proc/self/cgroup")?;
+    locate_in(&parse_mountinfo(&mountinfo), &own, cgroups_path, id)
+}
+
+pub fn locate_in(
+    hierarchies: &[Hierarchy],
+    own: &str,
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> Result<Cgroup> {
+    let wanted = match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    if wanted.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("{} must not contain ..", wanted.display()),
+        ));
+    }
+    if let Some(s) = wanted.to_str()
+        && s.contains(':')
+    {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("{s:?} is a systemd slice:prefix:name path; the systemd cgroup driver is not implemented yet"),
+        ));
+    }
+    let mut dirs = Vec::new();
+    for h in hierarchies {
+        let from_root = if wanted.is_absolute() {
+            wanted.clone()
+        } else {
+            let base = own_path(own, h).unwrap_or_else(|| "/".into());
+            PathBuf::from(base).join(&wanted)
+        };
+        // A hierarchy mounted from a subtree shows paths below its root.
+        let below = from_root.strip_prefix(&h.root).unwrap_or(&from_root);
+        let rel = below.strip_prefix("/").unwrap_or(below).to_path_buf();
+        dirs.push(Dir {
+            path: h.mountpoint.join(rel),
+            hierarchy: h.clone(),
+            created_from: None,
+        });
+    }
+    Ok(Cgroup { dirs })
+}
+
+impl Cgroup {
+    /// mkdir -p every directory, remembering where creation began.
+    pub fn create(&mut self) -> Result<()> {
+        for d in &mut self.dirs {
+            let mut missing = Vec::new();
+            let mut p = d.path.as_path();
+            while !p.exists() && p != d.hierarchy.mountpoint {
+                missing.push(p.to_path_buf());
+                p = match p.parent() {
+                    Some(q) => q,
+                    None => break,
+                };
+            }
+            for m in missing.iter().rev() {
+                match std::fs::create_dir(m) {
+                    Ok(()) => {
+                        if d.created_from.is_none() {
+                            d.created_from = Some(m.clone());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(Error::sys(
+                            "create cgroup",
+                            m.display(),
+                            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                        ));
+                    }
+                }
+                if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
+                    inherit_cpuset(m)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The v2 directory, for CLONE_INTO_CGROUP.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| d.hierarchy.v2)
+            .map(|d| d.path.as_path())
+    }
+
+    /// Move the calling (single-threaded) process into its v1 cgroups.
+    pub fn join_v1_self(&self) -> Result<()> {
+        for d in self.dirs.iter().filter(|d| !d.hierarchy.v2) {
+            let tasks = d.path.join("tasks");
+            std::fs::write(&tasks, b"0").sys("join cgroup: write", tasks.display())?;
+        }
+        Ok(())
+    }
+
+    /// Host paths to show in the container's cgroup mount.
+    pub fn mount_sources(&self) -> Vec<(String, PathBuf)> {
+        if self.dirs.len() == 1 && self.dirs[0].hierarchy.v2 {
+            return vec![(String::new(), self.dirs[0].path.clone())];
+        }
+        self.dirs
+            .iter()
+            .map(|d| (d.hierarchy.mount_name(), d.path.clone()))
+            .collect()
+    }
+
+    /// Pids in the container's cgroup (from the first hierarchy that has one).
+    pub fn pids(&self) -> Vec<i32> {
+        for d in &self.dirs {
+            if let Ok(s) = std::fs::read_to_string(d.path.join("cgroup.procs")) {
+                return s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Kill what is left and remove every directory berth created.
+    pub fn destroy(&self) -> Result<()> {
+        for _ in 0..100 {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let mut first_err = None;
+        for d in &self.dirs {
+            let Some(top) = &d.created_from else {
+                continue;
+            };
+            let mut p = d.path.clone();
+            loop {
+                if let Err(e) = rmdir_retry(&p)
+                    && first_err.is_none()
+                {
+                    first_err = Some(e);
+                }
+                if &p == top || !p.pop() {
+                    break;
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn rmdir_retry(p: &Path) -> Result<()> {
+    for i in 0..200 {
+        let r = std::fs::remove_dir(p)
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+        match r {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => return Ok(()),
+            // Exiting tasks leave a cgroup a moment after they are reaped.
+            Err(nix::errno::Errno::EBUSY) if i < 199 => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(e) => return Err(Error::sys("remove cgroup", p.display(), e)),
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset starts with no cpus or mems and refuses tasks: copy
+/// the parent's.
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    let parent = dir.parent().unwrap_or(dir);
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = dir.join(f);
+        if std::fs::read_to_string(&mine).map(|s| s.trim().is_empty()).unwrap_or(false) {
+            let v = std::fs::read_to_string(parent.join(f)).sys("read", parent.join(f).display())?;
+            std::fs::write(&mine, v.trim()).sys("write", mine.display())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+99 31 0:32 / /mnt/again rw,relatime - cgroup cgroup rw,memory
+";
+    const OWN: &str = "9:name=systemd:/\n4:memory:/outer/inner\n1:cpu:/\n0::/\n";
+
+    #[test]
+    fn hybrid_layout_is_read_from_mountinfo() {
+        let h = parse_mountinfo(HYBRID);
+        assert_eq!(h.len(), 4, "{h:?}");
+        assert_eq!(h[0].controllers, ["cpu"]);
+        assert_eq!(h[2].controllers, ["name=systemd"]);
+        assert_eq!(h[2].mount_name(), "systemd");
+        assert!(h[3].v2);
+        assert_eq!(h[3].mount_name(), "unified");
+    }
+
+    #[test]
+    fn relative_paths_go_under_our_own_cgroup() {
+        let h = parse_mountinfo(HYBRID);
+        let c = locate_in(&h, OWN, None, "abc").unwrap();
+        let paths: Vec<_> = c.dirs.iter().map(|d| d.path.clone()).collect();
+        assert_eq!(paths[0], PathBuf::from("/sys/fs/cgroup/cpu/abc"));
+        assert_eq!(paths[1], PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc"));
+        assert_eq!(paths[3], PathBuf::from("/sys/fs/cgroup/unified/abc"));
+        let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc").unwrap();
+        assert_eq!(c.dirs[1].path, PathBuf::from("/sys/fs/cgroup/memory/pod/x"));
+    }
+
+    #[test]
+    fn escaping_paths_and_systemd_form_are_refused() {
+        let h = parse_mountinfo(HYBRID);
+        assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x").is_err());
+        let e = locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x").unwrap_err();
+        assert!(e.to_string().contains("systemd"), "{e}");
+    }
+
+    #[test]
+    fn create_and_destroy_against_a_temp_dir() {
+        let t = crate::tempdir::TempDir::new();
+        let h = Hierarchy {
+            mountpoint: t.path().to_path_buf(),
+            root: "/".into(),
+            v2: false,
+            controllers: vec!["pids".into()],
+        };
+        std::fs::create_dir(t.path().join("existing")).unwrap();
+        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/existing/a/b")), "x").unwrap();
+        c.create().unwrap();
+        assert!(t.path().join("existing/a/b").is_dir());
+        assert_eq!(c.dirs[0].created_from.as_deref(), Some(t.path().join("existing/a").as_path()));
+        c.destroy().unwrap();
+        assert!(!t.path().join("existing/a").exists());
+        assert!(t.path().join("existing").is_dir());
+    }
+}

@@ -1,0 +1,273 @@
+//! runc's command line, so that berth drops in wherever runc is configured.
+//! Flags are long-only in clap; runc's single-dash spellings (`-root X`,
+//! `-log-format=json`) are rewritten to double dashes before parsing.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    about = "berth: a low-level OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log file (engines read the last error line from it).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Enable debug logging.
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups.
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: auto, true or false.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub rootless: String,
+    /// Path to criu (accepted for runc compatibility).
+    #[arg(long, hide = true)]
+    pub criu: Option<String>,
+    /// Print the version.
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; the process waits for `start`.
+    Create(CreateArgs),
+    /// Run the user process of a created container.
+    Start(IdArg),
+    /// Print the state of a container as JSON.
+    State(IdArg),
+    /// Send a signal to a container's init (or every process with --all).
+    Kill(KillArgs),
+    /// Delete a container and everything it holds.
+    Delete(DeleteArgs),
+    /// Create and start a container, and wait for it unless --detach.
+    Run(RunArgs),
+    /// List containers.
+    List(ListArgs),
+    /// Write a default config.json.
+    Spec(SpecArgs),
+    /// Print the features berth implements, as runtime-spec features JSON.
+    Features,
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master when process.terminal is set.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3 .. 3+N-1) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container has started.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal every process in the container.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub id: String,
+    /// Signal name (TERM, SIGTERM) or number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Kill a running container first; succeed when it does not exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Output format: table or json.
+    #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Print only the container ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Directory to write config.json into.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write a config for an unprivileged user.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// Flags that take a value, so that the token after them is not mistaken
+/// for the subcommand or the first positional argument.
+const VALUE_FLAGS: &[&str] = &[
+    "root",
+    "log",
+    "log-format",
+    "criu",
+    "rootless",
+    "bundle",
+    "console-socket",
+    "pid-file",
+    "preserve-fds",
+    "format",
+];
+const BOOL_FLAGS: &[&str] = &[
+    "debug",
+    "systemd-cgroup",
+    "version",
+    "help",
+    "no-pivot",
+    "no-new-keyring",
+    "detach",
+    "keep",
+    "all",
+    "force",
+    "quiet",
+];
+const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f"];
+
+/// Rewrite runc's single-dash long flags (`-root`, `-log-format=json`) to
+/// `--root`, up to the first positional argument after the subcommand, so
+/// that a container's own arguments are never touched.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.into_iter();
+    if let Some(arg0) = it.next() {
+        out.push(arg0);
+    }
+    let mut seen_subcommand = false;
+    let mut expect_value = false;
+    let mut done = false;
+    for a in it {
+        if done {
+            out.push(a);
+            continue;
+        }
+        if expect_value {
+            expect_value = false;
+            out.push(a);
+            continue;
+        }
+        if a == "--" {
+            done = true;
+            out.push(a);
+            continue;
+        }
+        let rewritten = match a.strip_prefix('-') {
+            Some(rest) if !rest.starts_with('-') && rest.len() > 1 => {
+                let name = rest.split('=').next().unwrap_or(rest);
+                if VALUE_FLAGS.contains(&name) || BOOL_FLAGS.contains(&name) {
+                    format!("-{a}")
+                } else {
+                    a
+                }
+            }
+            _ => a,
+        };
+        if let Some(name) = rewritten.strip_prefix("--") {
+            if !name.contains('=') && VALUE_FLAGS.contains(&name) {
+                expect_value = true;
+            }
+        } else if SHORT_VALUE_FLAGS.contains(&rewritten.as_str()) {
+            expect_value = true;
+        } else if !rewritten.starts_with('-') {
+            if seen_subcommand {
+                done = true;
+            }
+            seen_subcommand = true;
+        }
+        out.push(rewritten);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> Vec<String> {
+        normalize_args(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double() {
+        assert_eq!(
+            norm("berth -root /r -log-format=json create -bundle b x"),
+            norm("berth --root /r --log-format=json create --bundle b x")
+        );
+    }
+
+    #[test]
+    fn container_arguments_are_left_alone() {
+        assert_eq!(
+            norm("berth --root /r kill x -root"),
+            norm("berth --root /r kill x -root")
+        );
+        assert_eq!(norm("berth run -b b x")[2..], ["run", "-b", "b", "x"]);
+    }
+
+    #[test]
+    fn parses_runc_invocations() {
+        let cli = Cli::try_parse_from(norm(
+            "berth --root /run/x --log /b/log.json --log-format json create --bundle /b --pid-file /b/pid --preserve-fds 2 abc",
+        ))
+        .unwrap();
+        assert_eq!(cli.log_format, "json");
+        match cli.command {
+            Some(Command::Create(c)) => {
+                assert_eq!(c.id, "abc");
+                assert_eq!(c.preserve_fds, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(norm("berth kill abc 9")).unwrap();
+        match cli.command {
+            Some(Command::Kill(k)) => assert_eq!((k.id.as_str(), k.signal.as_str()), ("abc", "9")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

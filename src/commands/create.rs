@@ -1,0 +1,24 @@
+use super::Global;
+use crate::cli::CreateArgs;
+use crate::error::Result;
+use crate::launch;
+
+pub fn options<'a>(g: &'a Global, a: &'a CreateArgs) -> launch::Options<'a> {
+    launch::Options {
+        root: &g.root,
+        id: &a.id,
+        bundle: &a.bundle,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+/// Create the container and leave its init waiting for `start`,
+/// reparented to our caller.
+pub fn run(g: &Global, a: &CreateArgs) -> Result<i32> {
+    launch::create(&options(g, a))?;
+    Ok(0)
+}

@@ -1,0 +1,60 @@
+use super::Global;
+use crate::cli::DeleteArgs;
+use crate::error::{Error, Result};
+use crate::linux::sys;
+use crate::state::{self, Container, Status};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::os::fd::AsFd;
+
+pub fn run(g: &Global, a: &DeleteArgs) -> Result<i32> {
+    let c = match state::load(&g.root, &a.id, true) {
+        Ok(c) => c,
+        // Engines delete --force after every exit: a missing container is fine.
+        Err(_) if a.force && !g.root.join(&a.id).exists() => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    match c.status() {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&c)?,
+        Status::Running if a.force => kill_and_wait(&c)?,
+        Status::Running => {
+            return Err(Error::msg(format!(
+                "cannot delete container {} that is not stopped: running",
+                a.id
+            )));
+        }
+    }
+    destroy(c)?;
+    Ok(0)
+}
+
+/// SIGKILL the init and wait (through its pidfd) until it has exited.
+pub fn kill_and_wait(c: &Container) -> Result<()> {
+    let Some(fd) = c.pidfd() else {
+        return Ok(());
+    };
+    match sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(Error::sys("kill", format!("container {}", c.saved.id), e)),
+    }
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(10_000u16)) {
+        Ok(0) => Err(Error::msg(format!("container {} did not die after SIGKILL", c.saved.id))),
+        _ => Ok(()),
+    }
+}
+
+/// Remove what a stopped container holds: its cgroups and state dir, then
+/// run poststop hooks.
+pub fn destroy(c: Container) -> Result<()> {
+    c.saved.cgroup.destroy()?;
+    std::fs::remove_dir_all(&c.dir)
+        .map_err(|e| Error::msg(format!("remove {}: {e}", c.dir.display())))?;
+    if let Some(h) = &c.saved.hooks
+        && let Some(list) = h.poststop()
+        && let Err(e) = crate::hooks::run_all("poststop", list, &c.oci_state("stopped"))
+    {
+        crate::logging::warn(&e.to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! One small file per subcommand.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use std::path::PathBuf;
+
+/// Global flags every subcommand may need.
+pub struct Global {
+    pub root: PathBuf,
+}

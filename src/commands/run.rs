@@ -1,0 +1,72 @@
+use super::Global;
+use crate::cli::RunArgs;
+use crate::error::{Error, Result, SysContext};
+use crate::linux::sys;
+use crate::state;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use std::os::fd::AsFd;
+
+/// create + start; in the foreground, forward signals to the container,
+/// wait for it, delete it (unless --keep) and exit with its status
+/// (128+N when killed by signal N).
+pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
+    // Block every signal before the init exists, so none is lost between
+    // its birth and our wait; the init unblocks them before exec.
+    let all = SigSet::all();
+    let mut old = SigSet::empty();
+    if !a.detach {
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old)).sys("sigprocmask", "block")?;
+    }
+    let created = super::create::options(g, &a.create);
+    let created = crate::launch::create(&created);
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = super::start::start(g, &a.create.id) {
+        cleanup(g, &a.create.id);
+        return Err(e);
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let code = forward_and_wait(&created);
+    if !a.keep {
+        cleanup(g, &a.create.id);
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None).sys("sigprocmask", "restore")?;
+    code
+}
+
+fn cleanup(g: &Global, id: &str) {
+    if let Ok(c) = state::load(&g.root, id, true) {
+        let _ = super::delete::kill_and_wait(&c);
+        if let Err(e) = super::delete::destroy(c) {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+}
+
+fn forward_and_wait(c: &crate::launch::Created) -> Result<i32> {
+    let all = SigSet::all();
+    loop {
+        let sig = all.wait().sys("sigwait", "")?;
+        if sig == Signal::SIGCHLD {
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == c.pid => return Ok(code),
+                    Ok(WaitStatus::Signaled(pid, s, _)) if pid.as_raw() == c.pid => {
+                        return Ok(128 + s as i32);
+                    }
+                    Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                    Ok(_) => continue,
+                    Err(e) => return Err(Error::sys("wait", "container init", e)),
+                }
+            }
+        } else {
+            // The init may already be gone; its exit comes as SIGCHLD.
+            let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), sig as i32);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+use super::Global;
+use crate::error::{Error, Result, SysContext};
+use crate::state::{self, Status};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+
+pub fn run(g: &Global, id: &str) -> Result<i32> {
+    start(g, id)?;
+    Ok(0)
+}
+
+/// Release a created container's init and wait until it has exec'd the
+/// container's program, then run poststart hooks.
+pub fn start(g: &Global, id: &str) -> Result<()> {
+    let c = state::load(&g.root, id, true)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Running => return Err(Error::msg("cannot start an already running container")),
+        Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
+    }
+    let fifo = c.dir.join(state::FIFO);
+    // Non-blocking: with no reader left the init is gone (ENXIO).
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENXIO) => Error::msg("cannot start a container that has stopped"),
+            _ => Err::<(), _>(e).sys("open", fifo.display()).unwrap_err(),
+        })?;
+    f.write_all(b"0").sys("write", fifo.display())?;
+    std::fs::remove_file(&fifo).sys("remove", fifo.display())?;
+    // The init holds the only read end, close-on-exec: POLLERR on our
+    // write end means it has exec'd (or died).
+    loop {
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", fifo.display(), e)),
+            Ok(_) => {
+                if fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)) {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(h) = &c.saved.hooks
+        && let Some(list) = h.poststart()
+    {
+        // The spec: a failing poststart hook is logged, and start goes on.
+        if let Err(e) = crate::hooks::run_all("poststart", list, &c.oci_state("running")) {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! OCI hooks: a program run with the container state JSON on stdin, its
+//! own args and env, and an optional timeout in seconds.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::Hook;
+use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Run one stage's hooks in order; the first failure stops the stage.
+pub fn run_all(stage: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
+        run(h, state).map_err(|e| e.context(format!("{stage} hook #{i} ({})", h.path().display())))?;
+    }
+    Ok(())
+}
+
+pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
+    let mut cmd = Command::new(h.path());
+    let args = h.args().clone().unwrap_or_default();
+    if let Some((arg0, rest)) = args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in h.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::msg(format!("start: {}", io_text(&e))))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that exits without reading its stdin is not an error.
+        let _ = stdin.write_all(state.to_string().as_bytes());
+    }
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let mut nap = Duration::from_micros(200);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) => {}
+            Err(e) => return Err(Error::msg(format!("wait: {}", io_text(&e)))),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::msg(format!(
+                "timed out after {}s",
+                h.timeout().unwrap_or_default()
+            )));
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(20));
+    };
+    if status.success() {
+        Ok(())
+    } else if let Some(sig) = status.signal() {
+        Err(Error::msg(format!("killed by signal {sig}")))
+    } else {
+        Err(Error::msg(format!(
+            "exit status {}",
+            status.code().unwrap_or(-1)
+        )))
+    }
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    crate::error::errno_text(nix::errno::Errno::from_raw(
+        e.raw_os_error().unwrap_or(libc::EIO),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: &str) -> Hook {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn hook_reads_state_and_env() {
+        let t = crate::tempdir::TempDir::new();
+        let out = t.path().join("out");
+        let h = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","cat > {0}; echo \" $X\" >> {0}"],"env":["X=42"]}}"#,
+            out.display()
+        ));
+        run(&h, &serde_json::json!({"id": "c"})).unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(got, "{\"id\":\"c\"} 42\n");
+    }
+
+    #[test]
+    fn failing_and_slow_hooks_are_errors() {
+        let e = run_all(
+            "prestart",
+            &[hook(r#"{"path":"/bin/sh","args":["sh","-c","exit 3"]}"#)],
+            &serde_json::json!({}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "prestart hook #0 (/bin/sh): exit status 3");
+        let e = run(
+            &hook(r#"{"path":"/bin/sleep","args":["sleep","5"],"timeout":1}"#),
+            &serde_json::json!({}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("timed out after 1s"), "{e}");
+        let e = run(&hook(r#"{"path":"/no/such/hook"}"#), &serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no such file or directory"), "{e}");
+    }
+}

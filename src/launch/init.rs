@@ -1,0 +1,165 @@
+//! The container's init, from clone3 to execve, top to bottom. It runs
+//! in the child and never returns: it either execs the container's
+//! program or reports the failed step to the parent and exits.
+
+use super::InitContext;
+use super::protocol::Msg;
+use crate::error::{Error, Result, SysContext};
+use crate::hooks;
+use crate::linux::{mounts, namespaces, process, rootfs, sys};
+use crate::spec;
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::convert::Infallible;
+use std::os::fd::AsFd;
+
+pub fn run(ctx: &InitContext) -> ! {
+    match setup_and_exec(ctx) {
+        Ok(never) => match never {},
+        Err(e) => {
+            // The parent may be waiting on the barrier's other side (after
+            // start), in which case stderr is all there is.
+            if ctx.chan.send(&Msg::Error(e.to_string())).is_err() {
+                eprintln!("berth: {e}");
+            }
+            sys::exit_now(127)
+        }
+    }
+}
+
+fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
+    let b = ctx.bundle;
+    let linux = b.spec.linux().as_ref();
+    let _ = nix::sys::prctl::set_name(c"berth:init");
+    // Die with berth while it sets us up; cleared once we are "created".
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).sys("prctl", "PR_SET_PDEATHSIG")?;
+
+    // Cgroups first, while our credentials are still the host's.
+    ctx.cgroup.join_v1_self()?;
+
+    let state = match ctx.chan.recv()? {
+        Some(Msg::Go { state, .. }) => state,
+        None => sys::exit_now(1),
+        Some(other) => return Err(Error::msg(format!("expected Go, got {other:?}"))),
+    };
+    let mut state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+
+    // Namespaces that need work after the clone.
+    let in_userns = b.namespaces.private(LinuxNamespaceType::User);
+    if b.namespaces.creates(LinuxNamespaceType::User) {
+        let root = nix::unistd::Uid::from_raw(0);
+        let rootg = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(rootg, rootg, rootg).sys("setresgid", "0 in the user namespace")?;
+        nix::unistd::setresuid(root, root, root).sys("setresuid", "0 in the user namespace")?;
+    }
+    if b.namespaces.creates(LinuxNamespaceType::Cgroup) {
+        namespaces::new_cgroup_ns()?;
+    }
+    if b.namespaces.creates(LinuxNamespaceType::Time) {
+        namespaces::new_time_ns(ctx.proc, linux.and_then(|l| l.time_offsets().as_ref()))?;
+    }
+    if let Some(h) = b.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).sys("sethostname", h)?;
+    }
+    if let Some(d) = b.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::setdomainname(d).sys("setdomainname", d)?;
+    }
+    if !ctx.no_new_keyring {
+        join_session_keyring(ctx.id)?;
+    }
+
+    // The root filesystem, still reachable from the host's tree.
+    let root = rootfs::prepare_root(b)?;
+    rootfs::mount_all(b, root.as_fd(), &ctx.cgroup.mount_sources(), in_userns)?;
+    let cwd = b.process.cwd().to_string_lossy().into_owned();
+    mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)
+        .map_err(|e| e.context("process.cwd"))?;
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        for (k, v) in sysctl {
+            ctx.proc
+                .write(&format!("sys/{}", k.replace('.', "/")), v)
+                .map_err(|e| e.context(format!("linux.sysctl.{k}")))?;
+        }
+    }
+    if let Some(l) = linux {
+        // Opened here: a bind source must be in our own mount namespace.
+        let null = rootfs::verified_null()?;
+        rootfs::mask_paths(root.as_fd(), l.masked_paths().as_deref().unwrap_or_default(), null.as_fd())?;
+        rootfs::readonly_paths(root.as_fd(), l.readonly_paths().as_deref().unwrap_or_default())?;
+    }
+
+    // Hooks around the root switch.
+    let stages = spec::hook_lists(&b.spec);
+    let list = |name: &str| stages.iter().find(|(s, _)| *s == name).map(|(_, l)| l.clone()).unwrap_or_default();
+    if !list("prestart").is_empty() || !list("createRuntime").is_empty() {
+        ctx.chan.send(&Msg::RunHooks)?;
+        match ctx.chan.recv()? {
+            Some(Msg::HooksDone) => {}
+            None => sys::exit_now(1),
+            Some(other) => return Err(Error::msg(format!("expected HooksDone, got {other:?}"))),
+        }
+    }
+    hooks::run_all("createContainer", &list("createContainer"), &state)?;
+
+    drop(root);
+    rootfs::switch_root(&b.rootfs, ctx.no_pivot)?;
+    if b.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        rootfs::readonly_root()?;
+    }
+
+    // The process's own attributes.
+    let p = &b.process;
+    process::set_rlimits(p)?;
+    process::set_oom_score_adj(ctx.proc, p)?;
+    process::set_personality(linux)?;
+    process::set_io_priority(p)?;
+    process::set_scheduler(p)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        p.user().umask().unwrap_or(0o022),
+    ));
+    nix::unistd::chdir(cwd.as_str()).sys("chdir to process.cwd", &cwd)?;
+    // A cwd that resolves outside the new root (a leaked fd, a crafted
+    // path) shows up as "(unreachable)" (CVE-2024-21626).
+    let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
+    if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
+        return Err(Error::config("process.cwd", format!("{cwd} is outside the container")));
+    }
+    let env = process::environment(p, &ctx.extra_env);
+    let args = p.args().clone().unwrap_or_default();
+    let program = process::find_program(&args[0], &env)?;
+    process::set_user_and_caps(p, &b.caps)?;
+
+    // Nothing but stdio and the preserved fds may survive the exec.
+    sys::keep_across_exec(ctx.keep_fds as i32).sys("keep preserved fds", ctx.keep_fds)?;
+    sys::cloexec_from(3 + ctx.keep_fds).sys("close_range", "fds above stdio")?;
+
+    nix::sys::prctl::set_pdeathsig(None).sys("prctl", "PR_SET_PDEATHSIG")?;
+    ctx.chan.send(&Msg::Ready)?;
+
+    // The barrier: `start` writes one byte.
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(ctx.fifo.as_fd(), &mut byte) {
+            Ok(1) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => sys::exit_now(1),
+        }
+    }
+    state["status"] = "running".into();
+    hooks::run_all("startContainer", &list("startContainer"), &state)?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).sys("sigprocmask", "unblock")?;
+    Err(process::exec(&program, &args, &env))
+}
+
+/// A fresh session keyring per container, so containers do not share
+/// the host's keys; kernels without keyrings are fine.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    match nix::errno::Errno::result(r) {
+        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(Error::sys("join session keyring", "", e)),
+    }
+}

@@ -1,0 +1,314 @@
+//! The create path, parent side, top to bottom. The child side is in
+//! `init.rs`; the messages between them in `protocol.rs`.
+//!
+//! ```text
+//!  berth create (parent)                      init (child)
+//!  ─────────────────────                      ────────────
+//!  validate config, locate cgroups
+//!  claim state dir (the id), mkdir cgroups,
+//!  make exec.fifo
+//!  clone3(new namespaces, INTO_CGROUP v2) ──▶ join v1 cgroups ("0" > tasks)
+//!   (joins by path: a stage-1 child setns's     wait for Go
+//!    first, then clone3s the init with
+//!    CLONE_PARENT and reports InitPid)
+//!  write uid/gid maps, save state.json
+//!  send Go{pid, state} ───────────────────▶ become root in the user ns,
+//!                                             cgroup + time namespaces,
+//!                                             hostname, mounts, /dev,
+//!                                             sysctl, masked/readonly paths
+//!  run prestart + createRuntime hooks ◀──── RunHooks (only if there are any)
+//!  send HooksDone ────────────────────────▶ createContainer hooks
+//!                                             pivot_root, readonly root,
+//!                                             rlimits, oom, sched, cwd,
+//!                                             find program, user + caps,
+//!                                             close fds
+//!  write pid file, exit 0 ◀─────────────── Ready
+//!                                             block reading exec.fifo
+//!  berth start: write a byte to exec.fifo ─▶ startContainer hooks, execve
+//!   wait until the fifo has no reader (the
+//!   exec closed it), run poststart hooks
+//! ```
+//!
+//! Any error on either side rolls everything back: the init is killed,
+//! the cgroups and the state dir are removed. Mounts live in the init's
+//! mount namespace and go with it.
+
+pub mod init;
+pub mod protocol;
+
+use crate::cgroups::{self, Cgroup};
+use crate::error::{Error, Result, SysContext};
+use crate::hooks;
+use crate::linux::procfs::Proc;
+use crate::linux::{namespaces, sys, userns};
+use crate::spec::{self, Bundle};
+use crate::state::{self, Saved};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxNamespaceType;
+use protocol::{Channel, Msg};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub struct Options<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A container that reached "created".
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub dir: PathBuf,
+}
+
+/// Everything the init needs; it is a copy of our memory after clone3,
+/// so nothing here is serialized.
+pub struct InitContext<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub cgroup: &'a Cgroup,
+    pub chan: &'a Channel,
+    pub fifo: &'a OwnedFd,
+    pub proc: &'a Proc,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// fds 3..3+n kept open in the container.
+    pub keep_fds: u32,
+    /// LISTEN_FDS/LISTEN_PID for socket activation, when berth was given fds.
+    pub extra_env: Vec<String>,
+}
+
+pub fn create(o: &Options) -> Result<Created> {
+    // 1. Everything that can be checked without side effects.
+    spec::validate_id(o.id)?;
+    let bundle = spec::load_bundle(o.bundle)?;
+    if bundle.process.terminal().unwrap_or(false) {
+        return Err(Error::config(
+            "process.terminal",
+            match o.console_socket {
+                None => "a terminal needs --console-socket (or a foreground run with a terminal, which this berth does not do yet)",
+                Some(_) => "terminals are not implemented in this berth yet",
+            },
+        ));
+    }
+    if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref())
+        && resources_asked(res)
+    {
+        crate::logging::warn("linux.resources: limits are not applied by this berth yet; the container is placed in its cgroup only");
+    }
+    let linux = bundle.spec.linux().as_ref();
+    let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
+    let proc = Proc::open_host()?;
+    let (listen_fds, extra_env) = socket_activation();
+    let keep_fds = o.preserve_fds + listen_fds;
+    sys::fill_fd_gaps(3 + keep_fds as i32).sys("check inherited fds", "")?;
+
+    // 2. Claim the id; from here on, failure undoes what was done.
+    let (dir, _lock) = state::create_dir(o.root, o.id)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        init: None,
+    };
+
+    // 3. The container's cgroups.
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+
+    // 4. The create/start barrier: the init reads it, `start` writes it.
+    let fifo_path = dir.join(state::FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o600)).sys("mkfifo", fifo_path.display())?;
+    let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
+        .sys("open", fifo_path.display())?;
+
+    // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
+    let v2 = match cgroup.v2_dir() {
+        Some(d) => Some(
+            nix::fcntl::open(d, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
+                .sys("open cgroup", d.display())?,
+        ),
+        None => None,
+    };
+    let (parent_ch, child_ch) = protocol::pair()?;
+    let ctx = InitContext {
+        id: o.id,
+        bundle: &bundle,
+        cgroup: &cgroup,
+        chan: &child_ch,
+        fifo: &fifo,
+        proc: &proc,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        keep_fds,
+        extra_env,
+    };
+    let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
+    undo.init = Some((pid, pidfd));
+    drop(child_ch);
+    drop(fifo);
+
+    // 6. Id maps, which only a process outside the namespace may write.
+    if bundle.namespaces.creates(LinuxNamespaceType::User) {
+        let l = linux.expect("validated: user namespace implies linux");
+        userns::write_maps(
+            &proc,
+            pid,
+            l.uid_mappings().as_deref().unwrap_or_default(),
+            l.gid_mappings().as_deref().unwrap_or_default(),
+        )?;
+    }
+
+    // 7. The state, as soon as there is a pid to record.
+    let (start_time, _) = state::proc_start_time(pid)
+        .ok_or_else(|| Error::msg("container init exited during setup"))?;
+    let saved = Saved {
+        id: o.id.to_string(),
+        pid,
+        start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: state::user_name(nix::unistd::geteuid().as_raw()),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup: cgroup.clone(),
+        hooks: bundle.spec.hooks().clone(),
+        oci_version: bundle.spec.version().clone(),
+    };
+    state::save(&dir, &saved)?;
+    let creating = state::oci_state(&saved, "creating");
+    parent_ch.send(&Msg::Go {
+        pid,
+        state: creating.to_string(),
+    })?;
+
+    // 8. Follow the init until it waits on the barrier.
+    let hooks = spec::hook_lists(&bundle.spec);
+    loop {
+        match parent_ch.recv()? {
+            Some(Msg::RunHooks) => {
+                for (stage, list) in hooks.iter().filter(|(s, _)| *s == "prestart" || *s == "createRuntime") {
+                    hooks::run_all(stage, list, &creating)?;
+                }
+                parent_ch.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(m)) => return Err(Error::msg(m)),
+            Some(other) => return Err(Error::msg(format!("container init sent {other:?} out of turn"))),
+            None => return Err(Error::msg("container init exited during setup without saying why")),
+        }
+    }
+
+    // 9. Engines read the pid file as soon as create returns.
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    let (pid, pidfd) = undo.init.take().expect("set above");
+    undo.disarm();
+    Ok(Created { pid, pidfd, dir })
+}
+
+/// Start the init: directly with clone3 when no namespace is joined by
+/// path, else through a stage-1 child that joins them first (joining a
+/// pid or user namespace only applies to children).
+fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32, OwnedFd)> {
+    let flags = namespaces::clone_flags(&ctx.bundle.namespaces).bits() as u64;
+    if ctx.bundle.namespaces.join.is_empty() {
+        return match sys::clone3(flags, v2).sys("clone3", "container init")? {
+            sys::Forked::Child => init::run(ctx),
+            sys::Forked::Parent { pid, pidfd } => Ok((pid, pidfd)),
+        };
+    }
+    match sys::clone3(0, None).sys("clone3", "stage-1")? {
+        sys::Forked::Child => {
+            let r = namespaces::join_all(&ctx.bundle.namespaces).and_then(|()| {
+                match sys::clone3(flags | sys::CLONE_PARENT, v2).sys("clone3", "container init")? {
+                    sys::Forked::Child => init::run(ctx),
+                    sys::Forked::Parent { pid, .. } => Ok(pid),
+                }
+            });
+            let _ = ctx.chan.send(&match r {
+                Ok(pid) => Msg::InitPid(pid),
+                Err(e) => Msg::Error(e.to_string()),
+            });
+            sys::exit_now(0)
+        }
+        sys::Forked::Parent { pid, .. } => {
+            let reply = parent_ch.recv();
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            match reply? {
+                Some(Msg::InitPid(p)) => Ok((p, sys::pidfd_open(p).sys("pidfd_open", p)?)),
+                Some(Msg::Error(m)) => Err(Error::msg(m)),
+                _ => Err(Error::msg("stage-1 exited without starting the container init")),
+            }
+        }
+    }
+}
+
+/// Whether linux.resources asks for any limit (an empty devices list or
+/// only "deny all" is what every engine sends and needs no cgroup write).
+fn resources_asked(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+}
+
+/// systemd socket activation: fds handed to berth (LISTEN_FDS for our own
+/// pid) go on to the container, whose init is pid 1.
+fn socket_activation() -> (u32, Vec<String>) {
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    if ours && n > 0 {
+        (n, vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()])
+    } else {
+        (0, Vec::new())
+    }
+}
+
+/// Digits only, no newline (engines parse it with Atoi), written whole.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
+    std::fs::write(&tmp, pid.to_string()).sys("write pid file", tmp.display())?;
+    std::fs::rename(&tmp, path).sys("write pid file", path.display())
+}
+
+/// What a failed create must take back.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    init: Option<(i32, OwnedFd)>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.init = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.init.take() {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(c) = self.cgroup.take() {
+            let _ = c.destroy();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One file per kernel concern the container touches.
+
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod procfs;
+pub mod rootfs;
+pub mod sys;
+pub mod userns;

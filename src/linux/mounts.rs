@@ -1,0 +1,418 @@
+//! config.json mounts: option parsing (before any fork) and the mount
+//! calls themselves. Destinations are resolved inside the rootfs with
+//! openat2(RESOLVE_IN_ROOT) and mounted through the resolved fd, so a
+//! symlink in the image can never aim a mount at the host.
+
+use crate::error::{Error, Result, SysContext};
+use crate::linux::sys;
+use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A bind of a host path; `recursive` for rbind.
+    Bind { source: PathBuf, recursive: bool },
+    /// `type: cgroup`: the container's cgroups, one directory per hierarchy.
+    Cgroup,
+    /// Any other filesystem type, mounted fresh.
+    Fs { fstype: String, source: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    pub dest: String,
+    pub kind: Kind,
+    pub flags: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub data: String,
+    pub tmpcopyup: bool,
+}
+
+/// Propagation option names to their mount(2) flags.
+pub fn propagation_flag(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// (set, clear) for the flag options; everything else is filesystem data.
+fn flag_option(name: &str) -> Option<(MsFlags, MsFlags)> {
+    let f = |s| Some((s, MsFlags::empty()));
+    let c = |s| Some((MsFlags::empty(), s));
+    match name {
+        "defaults" => Some((MsFlags::empty(), MsFlags::empty())),
+        "ro" => f(MsFlags::MS_RDONLY),
+        "rw" => c(MsFlags::MS_RDONLY),
+        "nosuid" => f(MsFlags::MS_NOSUID),
+        "suid" => c(MsFlags::MS_NOSUID),
+        "nodev" => f(MsFlags::MS_NODEV),
+        "dev" => c(MsFlags::MS_NODEV),
+        "noexec" => f(MsFlags::MS_NOEXEC),
+        "exec" => c(MsFlags::MS_NOEXEC),
+        "sync" => f(MsFlags::MS_SYNCHRONOUS),
+        "async" => c(MsFlags::MS_SYNCHRONOUS),
+        "dirsync" => f(MsFlags::MS_DIRSYNC),
+        "remount" => f(MsFlags::MS_REMOUNT),
+        "mand" => f(MsFlags::MS_MANDLOCK),
+        "nomand" => c(MsFlags::MS_MANDLOCK),
+        "atime" => c(MsFlags::MS_NOATIME),
+        "noatime" => f(MsFlags::MS_NOATIME),
+        "diratime" => c(MsFlags::MS_NODIRATIME),
+        "nodiratime" => f(MsFlags::MS_NODIRATIME),
+        "relatime" => f(MsFlags::MS_RELATIME),
+        "norelatime" => c(MsFlags::MS_RELATIME),
+        "strictatime" => f(MsFlags::MS_STRICTATIME),
+        "nostrictatime" => c(MsFlags::MS_STRICTATIME),
+        "iversion" => f(MsFlags::MS_I_VERSION),
+        "noiversion" => c(MsFlags::MS_I_VERSION),
+        "lazytime" => f(MsFlags::MS_LAZYTIME),
+        "nolazytime" => c(MsFlags::MS_LAZYTIME),
+        "bind" => f(MsFlags::MS_BIND),
+        "rbind" => f(MsFlags::MS_BIND | MsFlags::MS_REC),
+        _ => None,
+    }
+}
+
+/// Turn one config mount into a plan; bind sources are checked here so a
+/// missing one fails before anything is created.
+pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::config(
+            "destination",
+            format!("{} must be an absolute path", dest.display()),
+        ));
+    }
+    let dest = dest
+        .to_str()
+        .ok_or_else(|| Error::config("destination", "not valid UTF-8"))?
+        .to_string();
+    if dest.trim_matches('/').is_empty() {
+        return Err(Error::config("destination", "cannot mount over the root itself"));
+    }
+    let mut flags = MsFlags::empty();
+    let mut propagation = Vec::new();
+    let mut data = Vec::new();
+    let mut tmpcopyup = false;
+    for o in m.options().iter().flatten() {
+        if let Some((set, clear)) = flag_option(o) {
+            flags |= set;
+            flags &= !clear;
+        } else if let Some(p) = propagation_flag(o) {
+            propagation.push(p);
+        } else if o == "tmpcopyup" {
+            tmpcopyup = true;
+        } else if matches!(o.as_str(), "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "idmap" | "ridmap") {
+            return Err(Error::config(
+                "options",
+                format!("{o:?} (mount_setattr options) is not supported yet"),
+            ));
+        } else {
+            data.push(o.clone());
+        }
+    }
+    let fstype = m.typ().clone().unwrap_or_default();
+    let source = m.source().clone().unwrap_or_default();
+    let is_bind = flags.contains(MsFlags::MS_BIND) || fstype == "bind";
+    let kind = if is_bind {
+        let source = if source.is_absolute() {
+            source
+        } else {
+            bundle.join(source)
+        };
+        std::fs::metadata(&source).sys("stat bind source", source.display())?;
+        let recursive = flags.contains(MsFlags::MS_REC);
+        flags &= !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        Kind::Bind { source, recursive }
+    } else if fstype == "cgroup" || fstype == "cgroup2" {
+        Kind::Cgroup
+    } else {
+        if fstype.is_empty() {
+            return Err(Error::config("type", "missing for a non-bind mount"));
+        }
+        Kind::Fs {
+            fstype,
+            source: source.to_string_lossy().into_owned(),
+        }
+    };
+    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(Error::config(
+            "uidMappings",
+            "idmapped mounts are not supported yet",
+        ));
+    }
+    Ok(MountPlan {
+        dest,
+        kind,
+        flags,
+        propagation,
+        data: data.join(","),
+        tmpcopyup,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Dir,
+    File,
+}
+
+const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+
+/// Open `path` inside `root` (O_PATH), creating what is missing: parent
+/// directories, and the last component as a directory or an empty file.
+/// Symlinks are followed but never out of `root`.
+pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
+    let rel = path.trim_start_matches('/');
+    if rel.is_empty() {
+        return nix::unistd::dup(root).sys("dup", "rootfs fd");
+    }
+    match sys::openat2(root, rel, libc::O_PATH, 0, IN_ROOT) {
+        Ok(fd) => return Ok(fd),
+        Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(Error::sys("open in rootfs", path, e)),
+    }
+    let (parent, last) = match rel.rsplit_once('/') {
+        Some((p, l)) => (p, l),
+        None => ("", rel),
+    };
+    let pfd = resolve_create(root, parent, Want::Dir)?;
+    let made = match want {
+        Want::Dir => nix::sys::stat::mkdirat(pfd.as_fd(), last, Mode::from_bits_truncate(0o755)),
+        Want::File => nix::fcntl::openat(
+            pfd.as_fd(),
+            last,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop),
+    };
+    match made {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(Error::sys("create mount point", path, e)),
+    }
+    sys::openat2(root, rel, libc::O_PATH, 0, IN_ROOT).sys("open in rootfs", path)
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Bind `source` onto an fd, then apply ro/nosuid/... with a remount, which
+/// a bind ignores on the first call.
+pub fn bind(source: &Path, target: BorrowedFd, recursive: bool, flags: MsFlags, root: BorrowedFd, dest: &str) -> Result<()> {
+    let rec = if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+    mount(Some(source), sys::fd_path(target).as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+        .sys("bind mount", format!("{} on {dest}", source.display()))?;
+    let remount_bits = flags
+        & (MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_NODIRATIME
+            | MsFlags::MS_RELATIME
+            | MsFlags::MS_STRICTATIME);
+    if !remount_bits.is_empty() {
+        // The fd points below the new mount; open the mount's own root.
+        let top = resolve_create(root, dest, Want::Dir)?;
+        remount(top.as_fd(), remount_bits, dest)?;
+    }
+    Ok(())
+}
+
+/// Remount a bind with new flags, keeping the flags the kernel locks
+/// (inside a user namespace nodev/nosuid/noexec of the source cannot be
+/// cleared and asking to would fail with EPERM).
+pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
+    let path = sys::fd_path(target);
+    let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+    match mount(None::<&str>, path.as_str(), None::<&str>, base | flags, None::<&str>) {
+        Err(nix::errno::Errno::EPERM) => {
+            let st = nix::sys::statvfs::fstatvfs(target).sys("statvfs", what)?;
+            let f = st.flags();
+            use nix::sys::statvfs::FsFlags;
+            let mut locked = MsFlags::empty();
+            for (s, m) in [
+                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            ] {
+                if f.contains(s) {
+                    locked |= m;
+                }
+            }
+            mount(None::<&str>, path.as_str(), None::<&str>, base | flags | locked, None::<&str>)
+                .sys("remount", what)
+        }
+        r => r.sys("remount", what),
+    }
+}
+
+/// Mount one planned filesystem inside the rootfs.
+pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf)]) -> Result<()> {
+    match &m.kind {
+        Kind::Bind { source, recursive } => {
+            let want = if std::fs::metadata(source).sys("stat", source.display())?.is_dir() {
+                Want::Dir
+            } else {
+                Want::File
+            };
+            let target = resolve_create(root, &m.dest, want)?;
+            bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
+        }
+        Kind::Fs { fstype, source } => {
+            let target = resolve_create(root, &m.dest, Want::Dir)?;
+            let below = if m.tmpcopyup {
+                Some(nix::fcntl::openat(target.as_fd(), ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                    .sys("open for tmpcopyup", &m.dest)?)
+            } else {
+                None
+            };
+            mount(
+                opt(source).or(Some(fstype.as_str())),
+                sys::fd_path(target.as_fd()).as_str(),
+                Some(fstype.as_str()),
+                m.flags & !MsFlags::MS_REMOUNT,
+                opt(&m.data),
+            )
+            .sys(&format!("mount {fstype}"), &m.dest)?;
+            if let Some(below) = below {
+                let top = resolve_create(root, &m.dest, Want::Dir)?;
+                copy_tree(
+                    Path::new(&sys::fd_path(below.as_fd())),
+                    Path::new(&sys::fd_path(top.as_fd())),
+                )
+                .map_err(|e| e.context(format!("tmpcopyup {}", m.dest)))?;
+            }
+        }
+        Kind::Cgroup => {
+            let target = resolve_create(root, &m.dest, Want::Dir)?;
+            mount(
+                Some("tmpfs"),
+                sys::fd_path(target.as_fd()).as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("mode=755"),
+            )
+            .sys("mount tmpfs for cgroups", &m.dest)?;
+            for (name, host) in cgroup_sources {
+                let dest = format!("{}/{}", m.dest.trim_end_matches('/'), name);
+                let t = resolve_create(root, &dest, Want::Dir)?;
+                let flags = m.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                bind(host, t.as_fd(), false, flags, root, &dest)?;
+            }
+            if m.flags.contains(MsFlags::MS_RDONLY) {
+                let top = resolve_create(root, &m.dest, Want::Dir)?;
+                remount(top.as_fd(), MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, &m.dest)?;
+            }
+        }
+    }
+    if !m.propagation.is_empty() {
+        let top = resolve_create(root, &m.dest, Want::Dir)?;
+        for p in &m.propagation {
+            mount(None::<&str>, sys::fd_path(top.as_fd()).as_str(), None::<&str>, *p, None::<&str>)
+                .sys("set mount propagation", &m.dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy a directory tree (tmpcopyup): contents, modes, owners, symlinks.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(from).sys("stat", from.display())?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+        .sys("chmod", to.display())?;
+    nix::unistd::chown(to, Some(meta.uid().into()), Some(meta.gid().into())).sys("chown", to.display())?;
+    for entry in std::fs::read_dir(from).sys("read dir", from.display())? {
+        let entry = entry.sys("read dir", from.display())?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let m = std::fs::symlink_metadata(&src).sys("stat", src.display())?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst).sys("mkdir", dst.display())?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            let t = std::fs::read_link(&src).sys("readlink", src.display())?;
+            std::os::unix::fs::symlink(&t, &dst).sys("symlink", dst.display())?;
+            std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid())).sys("chown", dst.display())?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst).sys("copy", src.display())?;
+            nix::unistd::chown(&dst, Some(m.uid().into()), Some(m.gid().into())).sys("chown", dst.display())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Mount;
+
+    fn mnt(json: &str) -> Mount {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let p = plan(
+            &mnt(r#"{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k","rprivate"]}"#),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(p.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(p.data, "mode=755,size=65536k");
+        assert_eq!(p.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        let p = plan(
+            &mnt(r#"{"destination":"/x","type":"tmpfs","source":"tmpfs","options":["ro","rw","noexec"]}"#),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(p.flags, MsFlags::MS_NOEXEC);
+    }
+
+    #[test]
+    fn bind_sources_are_bundle_relative_and_must_exist() {
+        let p = plan(
+            &mnt(r#"{"destination":"/x","type":"bind","source":"tmp","options":["rbind","ro"]}"#),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.kind,
+            Kind::Bind {
+                source: PathBuf::from("/tmp"),
+                recursive: true
+            }
+        );
+        assert_eq!(p.flags, MsFlags::MS_RDONLY);
+        let e = plan(
+            &mnt(r#"{"destination":"/x","source":"/no/such/dir","options":["bind"]}"#),
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/no/such/dir: no such file or directory"), "{e}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Namespace flags, joining by path, and the time namespace (whose offsets
+//! must be written before any process is inside it).
+
+use crate::error::{Error, Result, SysContext};
+use crate::linux::procfs::Proc;
+use crate::spec::Namespaces;
+use nix::sched::{CloneFlags, setns, unshare};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxTimeOffset};
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    CloneFlags::from_bits_retain(t as i32)
+}
+
+/// Namespaces the init is cloned into. cgroup and time come later: the
+/// cgroup namespace must be rooted at the container's cgroup (after the
+/// join), and time offsets must be set before anyone enters.
+pub fn clone_flags(ns: &Namespaces) -> CloneFlags {
+    ns.new
+        .iter()
+        .filter(|t| !matches!(t, LinuxNamespaceType::Cgroup | LinuxNamespaceType::Time))
+        .fold(CloneFlags::empty(), |f, t| f | flag(*t))
+}
+
+/// Join every namespace given by path, the user namespace first so that
+/// the others are joined with its privileges.
+pub fn join_all(ns: &Namespaces) -> Result<()> {
+    let mut joins: Vec<_> = ns.join.iter().collect();
+    joins.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+    for (t, path) in joins {
+        let f = std::fs::File::open(path).sys(&format!("open {t} namespace"), path.display())?;
+        setns(f.as_fd(), flag(*t)).sys(&format!("join {t} namespace"), path.display())?;
+    }
+    Ok(())
+}
+
+pub fn new_cgroup_ns() -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWCGROUP).sys("unshare", "cgroup namespace")
+}
+
+/// unshare a time namespace (it applies to children only), write the
+/// offsets, then enter it through /proc/self/ns/time_for_children: no
+/// extra process needed.
+pub fn new_time_ns(proc: &Proc, offsets: Option<&HashMap<String, LinuxTimeOffset>>) -> Result<()> {
+    const CLONE_NEWTIME: i32 = 0x80;
+    unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME)).sys("unshare", "time namespace")?;
+    if let Some(offsets) = offsets {
+        let mut text = String::new();
+        for (clock, o) in offsets {
+            text.push_str(&format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            ));
+        }
+        proc.write("self/timens_offsets", &text)?;
+    }
+    // An nsfs magic link: opened by path, before pivot_root, on host /proc.
+    let path = "/proc/self/ns/time_for_children";
+    let f = std::fs::File::open(path).sys("open", path)?;
+    setns(f.as_fd(), CloneFlags::from_bits_retain(CLONE_NEWTIME))
+        .map_err(|e| Error::sys("enter", "time namespace", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_and_time_are_not_clone_flags() {
+        let ns = Namespaces {
+            new: vec![
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Cgroup,
+                LinuxNamespaceType::Time,
+                LinuxNamespaceType::Network,
+            ],
+            join: vec![],
+        };
+        assert_eq!(
+            clone_flags(&ns),
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNET
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! The container process's own attributes: rlimits, user and groups,
+//! capabilities, no_new_privs, oom score, personality, scheduling, I/O
+//! priority, umask, and finding the program to exec.
+
+use crate::error::{Error, Result, SysContext};
+use crate::linux::procfs::Proc;
+use crate::linux::sys;
+use crate::spec::CapSets;
+use caps::CapSet;
+use nix::sys::resource::{Resource, setrlimit};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process};
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn resource(t: PosixRlimitType) -> Resource {
+    use PosixRlimitType::*;
+    match t {
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+pub fn set_rlimits(p: &Process) -> Result<()> {
+    for r in p.rlimits().iter().flatten() {
+        setrlimit(resource(r.typ()), r.soft(), r.hard())
+            .sys("setrlimit", format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard()))?;
+    }
+    Ok(())
+}
+
+pub fn set_oom_score_adj(proc: &Proc, p: &Process) -> Result<()> {
+    match p.oom_score_adj() {
+        Some(v) => proc
+            .write("self/oom_score_adj", &v.to_string())
+            .map_err(|e| e.context("process.oomScoreAdj")),
+        None => Ok(()),
+    }
+}
+
+pub fn set_personality(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    use oci_spec::runtime::LinuxPersonalityDomain;
+    let Some(p) = linux.and_then(|l| l.personality().as_ref()) else {
+        return Ok(());
+    };
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => nix::sys::personality::Persona::empty(),
+        LinuxPersonalityDomain::PerLinux32 => nix::sys::personality::Persona::from_bits_retain(0x0008),
+    };
+    nix::sys::personality::set(persona).sys("personality", p.domain())?;
+    Ok(())
+}
+
+pub fn set_io_priority(p: &Process) -> Result<()> {
+    let Some(io) = p.io_priority() else {
+        return Ok(());
+    };
+    let class = match io.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    sys::ioprio_set_self(class, io.priority() as i32).sys("ioprio_set", format!("{:?}", io.class()))
+}
+
+pub fn set_scheduler(p: &Process) -> Result<()> {
+    let Some(s) = p.scheduler() else {
+        return Ok(());
+    };
+    let policy = match s.policy() {
+        LinuxSchedulerPolicy::SchedOther => 0,
+        LinuxSchedulerPolicy::SchedFifo => 1,
+        LinuxSchedulerPolicy::SchedRr => 2,
+        LinuxSchedulerPolicy::SchedBatch => 3,
+        LinuxSchedulerPolicy::SchedIso => 4,
+        LinuxSchedulerPolicy::SchedIdle => 5,
+        LinuxSchedulerPolicy::SchedDeadline => 6,
+    };
+    let flags = s.flags().iter().flatten().fold(0u64, |f, fl| {
+        f | match fl {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    let mut attr = sys::SchedAttr {
+        policy,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+        ..Default::default()
+    };
+    sys::sched_setattr_self(&mut attr).sys("sched_setattr", format!("{:?}", s.policy()))
+}
+
+/// Switch to the container user with capabilities as configured: drop
+/// the bounding set while still root, keep permitted caps across the uid
+/// change, then set effective, inheritable, permitted and ambient.
+pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
+    for cap in caps::all() {
+        if !c.bounding.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::msg(format!("drop {cap} from the bounding set: {e}")))?;
+        }
+    }
+    let user = p.user();
+    nix::sys::prctl::set_keepcaps(true).sys("prctl", "PR_SET_KEEPCAPS")?;
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).sys("setgroups", format!("{:?}", user.additional_gids().clone().unwrap_or_default()))?;
+    let gid = Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid).sys("setresgid", user.gid())?;
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid).sys("setresuid", user.uid())?;
+    nix::sys::prctl::set_keepcaps(false).sys("prctl", "PR_SET_KEEPCAPS")?;
+    for (set, name, value) in [
+        (CapSet::Effective, "effective", &c.effective),
+        (CapSet::Inheritable, "inheritable", &c.inheritable),
+        (CapSet::Permitted, "permitted", &c.permitted),
+    ] {
+        caps::set(None, set, value).map_err(|e| {
+            Error::config(format!("process.capabilities.{name}"), format!("cannot set: {e}"))
+        })?;
+    }
+    // The kernel only lets a capability be ambient if it is permitted and
+    // inheritable; like runc, others in the ambient list are skipped.
+    caps::clear(None, CapSet::Ambient).map_err(|e| Error::msg(format!("clear ambient capabilities: {e}")))?;
+    for cap in c
+        .ambient
+        .iter()
+        .filter(|cap| c.permitted.contains(cap) && c.inheritable.contains(cap))
+    {
+        caps::raise(None, CapSet::Ambient, *cap)
+            .map_err(|e| Error::config("process.capabilities.ambient", format!("cannot raise {cap}: {e}")))?;
+    }
+    if p.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().sys("prctl", "PR_SET_NO_NEW_PRIVS")?;
+    }
+    Ok(())
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The container's environment: process.env, plus HOME from the
+/// container's /etc/passwd when missing, as runc does.
+pub fn environment(p: &Process, extra: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    env.extend(extra.iter().cloned());
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 5 && f[2] == p.user().uid().to_string()).then(|| f[5].to_string())
+                })
+            })
+            .unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Find the program as exec would, with the container's PATH, and word a
+/// failure the way engines map to exit codes 127 and 126.
+pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    let check = |p: &Path| -> std::result::Result<(), nix::errno::Errno> {
+        let meta = std::fs::metadata(p).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
+        if meta.is_dir() {
+            return Err(nix::errno::Errno::EACCES);
+        }
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err(nix::errno::Errno::EACCES);
+        }
+        nix::unistd::access(p, nix::unistd::AccessFlags::X_OK)
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return match check(&p) {
+            Ok(()) => Ok(p),
+            Err(e) => Err(Error::msg(format!(
+                "exec: {arg0:?}: stat {arg0}: {}",
+                crate::error::errno_text(e)
+            ))),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let mut denied = false;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(arg0);
+        match check(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(nix::errno::Errno::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        Err(Error::msg(format!("exec: {arg0:?}: permission denied")))
+    } else {
+        Err(Error::msg(format!(
+            "exec: {arg0:?}: executable file not found in $PATH"
+        )))
+    }
+}
+
+/// Replace this process with the container's program.
+pub fn exec(program: &Path, args: &[String], env: &[String]) -> Error {
+    let c = |s: &str| CString::new(s).unwrap_or_default();
+    let prog = CString::new(program.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    let argv: Vec<CString> = args.iter().map(|a| c(a)).collect();
+    let envp: Vec<CString> = env.iter().map(|e| c(e)).collect();
+    match nix::unistd::execve(&prog, &argv, &envp) {
+        Err(e) => Error::sys("exec", program.display(), e),
+        Ok(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_lookup_words_errors_like_runc() {
+        let env = vec!["PATH=/nonexistent:/bin".to_string()];
+        assert_eq!(find_program("sh", &env).unwrap(), PathBuf::from("/bin/sh"));
+        let e = find_program("no-such-program-x", &env).unwrap_err().to_string();
+        assert_eq!(e, "exec: \"no-such-program-x\": executable file not found in $PATH");
+        let e = find_program("/no/such", &env).unwrap_err().to_string();
+        assert!(e.ends_with("no such file or directory"), "{e}");
+        let e = find_program("/etc/passwd", &env).unwrap_err().to_string();
+        assert!(e.ends_with("permission denied"), "{e}");
+    }
+}

@@ -1,0 +1,212 @@
+//! Raw system calls that nix does not wrap, each wrapped once here so the
+//! rest of berth calls safe functions. Every fd returned is O_CLOEXEC.
+
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What clone3 gave the caller.
+pub enum Forked {
+    Parent { pid: i32, pidfd: OwnedFd },
+    Child,
+}
+
+/// clone3 without a new stack: a fork that creates namespaces and, with a
+/// cgroup fd, starts the child inside that cgroup. berth is single
+/// threaded, so the child may go on running ordinary Rust.
+pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> nix::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | CLONE_PIDFD | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size passed; with no stack
+    // given the child resumes here on a copy of our address space, like fork.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(r)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: the kernel wrote a fresh pidfd that nothing else owns.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = Errno::result(r)? as RawFd;
+    // SAFETY: pidfd_open returned a new fd (always close-on-exec).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> nix::Result<()> {
+    // SAFETY: plain syscall; a null siginfo means "as kill(2) would".
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Mark every fd from `first` up close-on-exec, so exec drops whatever the
+/// caller leaked to us (engines do) without racing on a directory listing.
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(r).map(drop)
+}
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(2): the path walk is confined by `resolve` (RESOLVE_IN_ROOT
+/// makes `dir` the root, so `..` and absolute symlinks stay inside it).
+pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32, resolve: u64) -> nix::Result<OwnedFd> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: c and how outlive the call; the size matches the struct.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match Errno::result(r) {
+            // The kernel asks for a retry when a rename raced the walk.
+            Err(Errno::EAGAIN) => continue,
+            Err(e) => return Err(e),
+            // SAFETY: a new fd from the kernel, owned by nobody else.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        }
+    }
+}
+
+pub fn setdomainname(name: &str) -> nix::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    Errno::result(r).map(drop)
+}
+
+pub fn ioprio_set_self(class: i32, level: i32) -> nix::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    let prio = (class << 13) | level;
+    // SAFETY: plain syscall with integer arguments; 0 means this process.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) };
+    Errno::result(r).map(drop)
+}
+
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+pub fn sched_setattr_self(attr: &mut SchedAttr) -> nix::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: attr is a valid sched_attr of the size it declares.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) };
+    Errno::result(r).map(drop)
+}
+
+/// The path through which a mount call reaches an fd we resolved safely.
+pub fn fd_path(fd: BorrowedFd) -> String {
+    format!("/proc/thread-self/fd/{}", fd.as_raw_fd())
+}
+
+pub const CLONE_PARENT: u64 = 0x8000;
+
+/// Leave a forked child at once: no destructors, no flushing of buffers
+/// that belong to the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Make sure fds 0..upto are open (to /dev/null where a caller left a
+/// gap), so that nothing berth opens lands on stdio or on a preserved fd
+/// number and leaks into the container.
+pub fn fill_fd_gaps(upto: i32) -> nix::Result<()> {
+    for fd in 0..upto {
+        // SAFETY: F_GETFD only asks whether fd is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && Errno::last() == Errno::EBADF {
+            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())?;
+            if null.as_raw_fd() != fd {
+                // SAFETY: fd is free (EBADF above) and dup2 only fills it.
+                let r = unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                Errno::result(r)?;
+            } else {
+                std::mem::forget(null);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keep fds 3..3+n open across exec (--preserve-fds): clear O_CLOEXEC.
+pub fn keep_across_exec(n: i32) -> nix::Result<()> {
+    for fd in 3..3 + n {
+        // SAFETY: F_SETFD changes only the close-on-exec flag of fd.
+        Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! berth: a low-level OCI container runtime with runc's command line.
+//! main parses the command line, sets up logging and dispatches; nothing
+//! else.
+
+mod cgroups;
+mod cli;
+mod commands;
+mod error;
+mod hooks;
+mod launch;
+mod linux;
+mod logging;
+mod spec;
+mod state;
+#[cfg(test)]
+mod tempdir;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::Global;
+
+pub const SPEC_VERSION: &str = "1.2.1";
+pub const COMMIT: &str = env!("BERTH_COMMIT");
+
+fn main() {
+    let args = cli::normalize_args(std::env::args());
+    let cli = Cli::parse_from(args);
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
+    if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("berth: {e}");
+        std::process::exit(1);
+    }
+    if cli.version {
+        println!(
+            "berth version {}\ncommit: {COMMIT}\nspec: {SPEC_VERSION}",
+            env!("CARGO_PKG_VERSION")
+        );
+        return;
+    }
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            logging::error(&e.to_string());
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> error::Result<i32> {
+    if cli.systemd_cgroup {
+        return Err(error::Error::msg(
+            "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver",
+        ));
+    }
+    let rootless = match cli.rootless.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => !nix::unistd::geteuid().is_root(),
+    };
+    if rootless {
+        return Err(error::Error::msg(
+            "rootless mode is not implemented yet: run berth as root",
+        ));
+    }
+    let g = Global {
+        root: cli.root.clone().unwrap_or_else(state::default_root),
+    };
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return Ok(0);
+    };
+    match command {
+        Command::Create(a) => commands::create::run(&g, &a),
+        Command::Start(a) => commands::start::run(&g, &a.id),
+        Command::State(a) => commands::state::run(&g, &a.id),
+        Command::Kill(a) => commands::kill::run(&g, &a),
+        Command::Delete(a) => commands::delete::run(&g, &a),
+        Command::Run(a) => commands::run::run(&g, &a),
+        Command::List(a) => commands::list::run(&g, &a),
+        Command::Spec(a) => commands::spec::run(&a),
+        Command::Features => commands::features::run(),
+    }
+}

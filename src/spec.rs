@@ -1,0 +1,596 @@
+//! config.json in, a checked plan out. Everything that can be known to be
+//! wrong before the first fork is found here, so a bad config costs one
+//! read and leaves nothing behind.
+
+use crate::error::{Error, Result, SysContext};
+use crate::linux::mounts::{self, MountPlan};
+use crate::logging;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The namespaces a container gets: created fresh, or joined by path.
+#[derive(Debug, Default, Clone)]
+pub struct Namespaces {
+    pub new: Vec<LinuxNamespaceType>,
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+}
+
+impl Namespaces {
+    pub fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.new.contains(&t)
+    }
+    /// The container has its own (new or joined) namespace of this type.
+    pub fn private(&self, t: LinuxNamespaceType) -> bool {
+        self.creates(t) || self.join.iter().any(|(j, _)| *j == t)
+    }
+}
+
+/// The five capability sets, already checked against this kernel.
+#[derive(Debug, Default, Clone)]
+pub struct CapSets {
+    pub bounding: caps::CapsHashSet,
+    pub effective: caps::CapsHashSet,
+    pub inheritable: caps::CapsHashSet,
+    pub permitted: caps::CapsHashSet,
+    pub ambient: caps::CapsHashSet,
+}
+
+/// A bundle after validation: what `create` executes.
+#[derive(Debug)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+    pub process: Process,
+    pub namespaces: Namespaces,
+    pub mounts: Vec<MountPlan>,
+    pub caps: CapSets,
+}
+
+pub const CAPSETS: [&str; 5] = ["bounding", "effective", "inheritable", "permitted", "ambient"];
+
+/// Read config.json from the bundle and validate it.
+pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    let dir = std::fs::canonicalize(dir).sys("open bundle", dir.display())?;
+    let path = dir.join("config.json");
+    let text = std::fs::read(&path).sys("open", path.display())?;
+    let spec = parse(&text, &path.display().to_string())?;
+    validate(dir, spec)
+}
+
+/// Parse config.json text the way runc reads it: unknown capabilities are
+/// dropped with a warning (the spec says so; oci-spec would reject the
+/// whole file), and a wrong field is reported by its JSON path.
+pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
+    let mut value: Value = serde_json::from_slice(text)
+        .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
+    drop_unknown_capabilities(&mut value);
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let field = e.path().to_string();
+        Error::config(field, e.into_inner().to_string())
+    })
+}
+
+/// Capability names the kernel knows: the caps crate's list, cut at
+/// /proc/sys/kernel/cap_last_cap so that a newer name on an older kernel
+/// is treated as unknown, as runc does.
+fn known_capability(name: &str) -> Option<caps::Capability> {
+    let canonical = caps::to_canonical(name);
+    let cap = caps::Capability::from_str(&canonical).ok()?;
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u8>().ok())
+        .unwrap_or(40);
+    (cap.index() <= last).then_some(cap)
+}
+
+fn drop_unknown_capabilities(config: &mut Value) {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    for set in CAPSETS {
+        if let Some(Value::Array(list)) = sets.get_mut(set) {
+            list.retain(|v| match v.as_str() {
+                Some(n) if known_capability(n).is_some() => true,
+                Some(n) => {
+                    if !unknown.contains(&n.to_string()) {
+                        unknown.push(n.to_string());
+                    }
+                    false
+                }
+                None => true, // a wrong type is reported by deserialization
+            });
+        }
+    }
+    if !unknown.is_empty() {
+        logging::warn(&format!(
+            "ignoring unknown or unavailable capabilities: {}",
+            unknown.join(", ")
+        ));
+    }
+}
+
+fn require_absolute(field: &str, p: &Path) -> Result<()> {
+    if p.is_absolute() {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("{} must be an absolute path", p.display()),
+        ))
+    }
+}
+
+/// Check everything berth can check without touching the system beyond
+/// reads, and build the plan `create` follows.
+pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config("root", "missing: a bundle needs a root filesystem"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        dir.join(root.path())
+    };
+    let meta = std::fs::metadata(&rootfs).sys("root.path: stat rootfs", rootfs.display())?;
+    if !meta.is_dir() {
+        return Err(Error::config(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
+    }
+    let rootfs = std::fs::canonicalize(&rootfs).sys("root.path: resolve", rootfs.display())?;
+
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::config("process", "missing: nothing to run"))?;
+    validate_process(&process)?;
+
+    let linux = spec
+        .linux()
+        .clone()
+        .ok_or_else(|| Error::config("linux", "missing: berth runs Linux containers only"))?;
+
+    let namespaces = validate_namespaces(&linux)?;
+    validate_ids(&linux, &namespaces)?;
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !namespaces.private(LinuxNamespaceType::Uts)
+    {
+        return Err(Error::config(
+            "hostname",
+            "setting a hostname needs a private uts namespace",
+        ));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !namespaces.private(LinuxNamespaceType::Uts)
+    {
+        return Err(Error::config(
+            "domainname",
+            "setting a domainname needs a private uts namespace",
+        ));
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for key in sysctl.keys() {
+            validate_sysctl(key, &namespaces)?;
+        }
+    }
+    for (field, list) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        for p in list.iter().flatten() {
+            require_absolute(field, Path::new(p))?;
+        }
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        require_absolute(&format!("linux.devices[{i}].path"), d.path())?;
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        mounts::propagation_flag(p)
+            .ok_or_else(|| Error::config("linux.rootfsPropagation", format!("unknown value {p:?}")))?;
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        if !namespaces.creates(LinuxNamespaceType::Time) {
+            return Err(Error::config(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            ));
+        }
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(Error::config(
+                    "linux.timeOffsets",
+                    format!("unknown clock {clock:?} (monotonic or boottime)"),
+                ));
+            }
+        }
+    }
+    if let Some(p) = linux.personality()
+        && p.flags().as_ref().is_some_and(|f| !f.is_empty())
+    {
+        return Err(Error::config(
+            "linux.personality.flags",
+            "no personality flags are supported",
+        ));
+    }
+    if linux.seccomp().is_some() {
+        return Err(Error::config(
+            "linux.seccomp",
+            "seccomp is not implemented in this berth yet; refusing rather than running unconfined",
+        ));
+    }
+    for (field, set) in [
+        ("linux.intelRdt", linux.intel_rdt().is_some()),
+        ("linux.memoryPolicy", linux.memory_policy().is_some()),
+        ("linux.netDevices", linux.net_devices().is_some()),
+        (
+            "process.apparmorProfile",
+            process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "process.selinuxLabel",
+            process.selinux_label().as_ref().is_some_and(|p| !p.is_empty()),
+        ),
+    ] {
+        if set {
+            return Err(Error::config(field, "not supported by this berth on this host"));
+        }
+    }
+
+    let mut plans = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        plans.push(mounts::plan(m, &dir).map_err(|e| e.context(format!("mounts[{i}]")))?);
+    }
+
+    for (stage, hooks) in hook_lists(&spec) {
+        for (i, h) in hooks.iter().enumerate() {
+            require_absolute(&format!("hooks.{stage}[{i}].path"), h.path())?;
+            if h.timeout().is_some_and(|t| t <= 0) {
+                return Err(Error::config(
+                    format!("hooks.{stage}[{i}].timeout"),
+                    "must be a positive number of seconds",
+                ));
+            }
+        }
+    }
+
+    let caps = capability_sets(&process);
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        process,
+        namespaces,
+        mounts: plans,
+        caps,
+    })
+}
+
+fn validate_process(p: &Process) -> Result<()> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::config("process.args", "must not be empty"));
+    }
+    require_absolute("process.cwd", p.cwd())?;
+    if let Some(env) = p.env() {
+        for e in env {
+            if !e.contains('=') {
+                return Err(Error::config(
+                    "process.env",
+                    format!("{e:?} is not of the form KEY=value"),
+                ));
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for r in p.rlimits().iter().flatten() {
+        if !seen.insert(r.typ().to_string()) {
+            return Err(Error::config(
+                "process.rlimits",
+                format!("{} is given twice", r.typ()),
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(Error::config(
+                "process.rlimits",
+                format!("{}: soft limit {} is above hard limit {}", r.typ(), r.soft(), r.hard()),
+            ));
+        }
+    }
+    if let Some(io) = p.io_priority()
+        && !(0..=7).contains(&io.priority())
+    {
+        return Err(Error::config(
+            "process.ioPriority.priority",
+            format!("{} is outside 0..7", io.priority()),
+        ));
+    }
+    if let Some(adj) = p.oom_score_adj()
+        && !(-1000..=1000).contains(&adj)
+    {
+        return Err(Error::config(
+            "process.oomScoreAdj",
+            format!("{adj} is outside -1000..1000"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
+    let mut ns = Namespaces::default();
+    let mut seen = HashSet::new();
+    for (i, n) in linux.namespaces().iter().flatten().enumerate() {
+        if !seen.insert(n.typ()) {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}]"),
+                format!("namespace {} is given twice", n.typ()),
+            ));
+        }
+        match n.path() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                require_absolute(&format!("linux.namespaces[{i}].path"), p)?;
+                std::fs::metadata(p).sys(&format!("linux.namespaces[{i}].path: stat"), p.display())?;
+                ns.join.push((n.typ(), p.clone()));
+            }
+            _ => ns.new.push(n.typ()),
+        }
+    }
+    if !ns.private(LinuxNamespaceType::Mount) {
+        return Err(Error::config(
+            "linux.namespaces",
+            "a mount namespace is required: berth never changes the host's mounts",
+        ));
+    }
+    Ok(ns)
+}
+
+fn validate_ids(linux: &oci_spec::runtime::Linux, ns: &Namespaces) -> Result<()> {
+    let has_maps = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        m.as_ref().is_some_and(|v| !v.is_empty())
+    };
+    if ns.creates(LinuxNamespaceType::User) {
+        if !has_maps(linux.uid_mappings()) {
+            return Err(Error::config(
+                "linux.uidMappings",
+                "a new user namespace needs uid mappings",
+            ));
+        }
+        if !has_maps(linux.gid_mappings()) {
+            return Err(Error::config(
+                "linux.gidMappings",
+                "a new user namespace needs gid mappings",
+            ));
+        }
+    } else if has_maps(linux.uid_mappings()) || has_maps(linux.gid_mappings()) {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "id mappings are given but no new user namespace is asked for",
+        ));
+    }
+    Ok(())
+}
+
+/// Only sysctls that live in a namespace the container owns may be set,
+/// or the container would change the host.
+fn validate_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let field = format!("linux.sysctl.{key}");
+    if key.contains('/') || key.split('.').any(|c| c.is_empty() || c == "..") {
+        return Err(Error::config(field, "not a sysctl name"));
+    }
+    let needs = if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        LinuxNamespaceType::Ipc
+    } else if key.starts_with("net.") {
+        LinuxNamespaceType::Network
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        LinuxNamespaceType::Uts
+    } else {
+        return Err(Error::config(
+            field,
+            "not a namespaced sysctl: setting it would change the host",
+        ));
+    };
+    if !ns.private(needs) {
+        return Err(Error::config(
+            field,
+            format!("needs a private {needs} namespace"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn hook_lists(spec: &Spec) -> Vec<(&'static str, Vec<oci_spec::runtime::Hook>)> {
+    let Some(h) = spec.hooks() else {
+        return Vec::new();
+    };
+    #[allow(deprecated)]
+    let prestart = h.prestart().clone();
+    [
+        ("prestart", prestart),
+        ("createRuntime", h.create_runtime().clone()),
+        ("createContainer", h.create_container().clone()),
+        ("startContainer", h.start_container().clone()),
+        ("poststart", h.poststart().clone()),
+        ("poststop", h.poststop().clone()),
+    ]
+    .into_iter()
+    .map(|(n, l)| (n, l.unwrap_or_default()))
+    .collect()
+}
+
+fn capability_sets(p: &Process) -> CapSets {
+    let convert = |set: &Option<oci_spec::runtime::Capabilities>| -> caps::CapsHashSet {
+        set.iter()
+            .flatten()
+            .filter_map(|c| known_capability(&c.to_string()))
+            .collect()
+    };
+    match p.capabilities() {
+        None => CapSets::default(),
+        Some(c) => CapSets {
+            bounding: convert(c.bounding()),
+            effective: convert(c.effective()),
+            inheritable: convert(c.inheritable()),
+            permitted: convert(c.permitted()),
+            ambient: convert(c.ambient()),
+        },
+    }
+}
+
+/// Container ids become directory names under --root: no separators, no
+/// dot-only names.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "invalid container id {id:?}: use letters, digits and _ + - . only"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tempdir;
+
+    const MIN: &str = r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},
+        "process":{"args":["/bin/true"],"cwd":"/","user":{"uid":0,"gid":0}},
+        "linux":{"namespaces":[{"type":"mount"},{"type":"pid"}]}}"#;
+
+    fn bundle(config: &str) -> (tempdir::TempDir, Result<Bundle>) {
+        let d = tempdir::TempDir::new();
+        std::fs::create_dir(d.path().join("rootfs")).unwrap();
+        std::fs::write(d.path().join("config.json"), config).unwrap();
+        let r = load_bundle(d.path());
+        (d, r)
+    }
+
+    fn with(patch: impl FnOnce(&mut Value)) -> String {
+        let mut v: Value = serde_json::from_str(MIN).unwrap();
+        patch(&mut v);
+        v.to_string()
+    }
+
+    fn err(config: &str) -> String {
+        bundle(config).1.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_is_accepted() {
+        let (_d, b) = bundle(MIN);
+        let b = b.unwrap();
+        assert!(b.namespaces.creates(LinuxNamespaceType::Pid));
+        assert!(b.rootfs.ends_with("rootfs"));
+    }
+
+    #[test]
+    fn missing_config_names_the_path_and_errno() {
+        let d = tempdir::TempDir::new();
+        let e = load_bundle(d.path()).unwrap_err().to_string();
+        assert!(e.contains("config.json: no such file or directory"), "{e}");
+    }
+
+    #[test]
+    fn invalid_json_is_reported() {
+        let e = err("{\"ociVersion\": ");
+        assert!(e.contains("invalid JSON"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = err(&with(|v| v["process"]["user"]["uid"] = "root".into()));
+        assert!(e.contains("process.user.uid"), "{e}");
+    }
+
+    #[test]
+    fn relative_cwd_and_mount_destination_are_refused() {
+        let e = err(&with(|v| v["process"]["cwd"] = "tmp".into()));
+        assert!(e.contains("process.cwd") && e.contains("absolute"), "{e}");
+        let e = err(&with(|v| {
+            v["mounts"] = serde_json::json!([{"destination":"proc","type":"proc","source":"proc"}])
+        }));
+        assert!(e.contains("mounts[0]") && e.contains("absolute"), "{e}");
+    }
+
+    #[test]
+    fn missing_rootfs_is_reported() {
+        let d = tempdir::TempDir::new();
+        std::fs::write(d.path().join("config.json"), MIN).unwrap();
+        let e = load_bundle(d.path()).unwrap_err().to_string();
+        assert!(e.contains("root.path") && e.contains("no such file or directory"), "{e}");
+    }
+
+    #[test]
+    fn user_namespace_needs_mappings() {
+        let e = err(&with(|v| {
+            v["linux"]["namespaces"] =
+                serde_json::json!([{"type":"mount"},{"type":"user"}])
+        }));
+        assert!(e.contains("uid mappings"), "{e}");
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_not_fatal() {
+        let (_d, b) = bundle(&with(|v| {
+            v["process"]["capabilities"] =
+                serde_json::json!({"bounding":["CAP_CHOWN","CAP_NOT_A_THING"],"effective":["CAP_KILL"]})
+        }));
+        let b = b.unwrap();
+        assert_eq!(b.caps.bounding.len(), 1);
+        assert!(b.caps.bounding.contains(&caps::Capability::CAP_CHOWN));
+        assert!(b.caps.effective.contains(&caps::Capability::CAP_KILL));
+    }
+
+    #[test]
+    fn host_sysctls_are_refused() {
+        let e = err(&with(|v| {
+            v["linux"]["sysctl"] = serde_json::json!({"kernel.panic":"1"})
+        }));
+        assert!(e.contains("linux.sysctl.kernel.panic"), "{e}");
+        let e = err(&with(|v| {
+            v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward":"1"})
+        }));
+        assert!(e.contains("net namespace"), "{e}");
+    }
+
+    #[test]
+    fn hostname_needs_uts_namespace() {
+        let e = err(&with(|v| v["hostname"] = "x".into()));
+        assert!(e.contains("hostname"), "{e}");
+    }
+
+    #[test]
+    fn ids_with_separators_are_refused() {
+        for bad in ["", ".", "..", "a/b", "../x", "a b"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+        for good in ["abc", "a-b_c.d+e", "0123456789abcdef"] {
+            validate_id(good).unwrap();
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The state store under --root: one 0700 directory per container with
+//! state.json (written atomically), the exec fifo while the container is
+//! created, and an flock that serializes commands on one container.
+//! Status is derived from the live system, never trusted from the file.
+
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub const FIFO: &str = "exec.fifo";
+pub const STATE: &str = "state.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    pub id: String,
+    pub pid: i32,
+    /// Start time of `pid` in clock ticks since boot (/proc/PID/stat field
+    /// 22): a reused pid has another one.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    pub cgroup: Cgroup,
+    /// poststart and poststop, run by later commands.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    pub oci_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+pub struct Container {
+    pub dir: PathBuf,
+    pub saved: Saved,
+    _lock: Option<Flock<File>>,
+}
+
+pub fn default_root() -> PathBuf {
+    PathBuf::from("/run/berth")
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let f = File::open(dir).sys("open state dir", dir.display())?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::sys("lock state dir", dir.display(), e))
+}
+
+/// Make the container's state directory; an existing one means the id is
+/// taken. The returned lock is held until the caller drops it.
+pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .sys("create state root", root.display())?;
+    let dir = root.join(id);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::msg(format!("container with id {id} already exists")));
+        }
+        Err(e) => return Err(Err::<(), _>(e).sys("create state dir", dir.display()).unwrap_err()),
+    }
+    let lock = lock_dir(&dir)?;
+    Ok((dir, lock))
+}
+
+pub fn not_found(id: &str) -> Error {
+    Error::msg(format!("container {id} does not exist"))
+}
+
+/// Load a container, taking its lock when `lock` is set.
+pub fn load(root: &Path, id: &str, lock: bool) -> Result<Container> {
+    crate::spec::validate_id(id)?;
+    let dir = root.join(id);
+    let lock = if lock {
+        match lock_dir(&dir) {
+            Ok(l) => Some(l),
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Err(not_found(id)),
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let path = dir.join(STATE);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
+        Err(e) => return Err(Err::<(), _>(e).sys("read", path.display()).unwrap_err()),
+    };
+    let saved: Saved = serde_json::from_slice(&text)
+        .map_err(|e| Error::msg(format!("parse {}: {e}", path.display())))?;
+    Ok(Container {
+        dir,
+        saved,
+        _lock: lock,
+    })
+}
+
+/// Write state.json atomically (temp file + rename).
+pub fn save(dir: &Path, saved: &Saved) -> Result<()> {
+    let tmp = dir.join(".state.json.tmp");
+    let path = dir.join(STATE);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&tmp)
+        .sys("write", tmp.display())?;
+    let text = serde_json::to_vec(saved).map_err(|e| Error::msg(format!("encode state: {e}")))?;
+    f.write_all(&text).sys("write", tmp.display())?;
+    std::fs::rename(&tmp, &path).sys("rename", path.display())
+}
+
+/// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
+pub fn proc_start_time(pid: i32) -> Option<(u64, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    Some((fields.get(19)?.parse().ok()?, state))
+}
+
+impl Container {
+    /// The saved pid is our process only if its start time still matches
+    /// and it has not exited (a zombie is stopped).
+    pub fn alive(&self) -> bool {
+        self.saved.pid > 0
+            && matches!(proc_start_time(self.saved.pid),
+                Some((t, s)) if t == self.saved.start_time && s != 'Z' && s != 'X')
+    }
+
+    pub fn status(&self) -> Status {
+        if !self.alive() {
+            Status::Stopped
+        } else if self.dir.join(FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// A pidfd for the container's init, verified against the start time
+    /// after opening so that a signal never reaches a reused pid.
+    pub fn pidfd(&self) -> Option<std::os::fd::OwnedFd> {
+        let fd = crate::linux::sys::pidfd_open(self.saved.pid).ok()?;
+        self.alive().then_some(fd)
+    }
+
+    /// The runtime-spec state document, as `state` prints it and hooks
+    /// receive it on stdin.
+    pub fn oci_state(&self, status: &str) -> serde_json::Value {
+        oci_state(&self.saved, status)
+    }
+}
+
+pub fn oci_state(s: &Saved, status: &str) -> serde_json::Value {
+    let pid = if status == "stopped" { 0 } else { s.pid };
+    serde_json::json!({
+        "ociVersion": s.oci_version,
+        "id": s.id,
+        "pid": pid,
+        "status": status,
+        "bundle": s.bundle,
+        "rootfs": s.rootfs,
+        "created": s.created,
+        "owner": s.owner,
+        "annotations": s.annotations,
+    })
+}
+
+/// The user name of a uid from /etc/passwd, or the number.
+pub fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("#{uid}"))
+}
+
+/// Ids of every container under root.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Err::<(), _>(e).sys("read", root.display()).unwrap_err()),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(STATE).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(pid: i32, start_time: u64) -> Saved {
+        Saved {
+            id: "c1".into(),
+            pid,
+            start_time,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-01-01T00:00:00.000000000Z".into(),
+            owner: "root".into(),
+            annotations: HashMap::new(),
+            cgroup: Cgroup::default(),
+            hooks: None,
+            oci_version: "1.2.0".into(),
+        }
+    }
+
+    #[test]
+    fn save_load_and_duplicate_ids() {
+        let t = crate::tempdir::TempDir::new();
+        let (dir, lock) = create_dir(t.path(), "c1").unwrap();
+        save(&dir, &saved(1, 1)).unwrap();
+        drop(lock);
+        let e = create_dir(t.path(), "c1").unwrap_err().to_string();
+        assert!(e.contains("already exists"), "{e}");
+        let c = load(t.path(), "c1", true).unwrap();
+        assert_eq!(c.saved.pid, 1);
+        let e = load(t.path(), "nope", false).err().unwrap().to_string();
+        assert_eq!(e, "container nope does not exist");
+        assert_eq!(list_ids(t.path()).unwrap(), ["c1"]);
+    }
+
+    #[test]
+    fn status_is_derived_from_pid_and_start_time() {
+        let t = crate::tempdir::TempDir::new();
+        let me = std::process::id() as i32;
+        let (st, _) = proc_start_time(me).unwrap();
+        let c = Container {
+            dir: t.path().to_path_buf(),
+            saved: saved(me, st),
+            _lock: None,
+        };
+        assert_eq!(c.status(), Status::Running);
+        std::fs::write(t.path().join(FIFO), "").unwrap();
+        assert_eq!(c.status(), Status::Created);
+        // Same pid, other start time: a reused pid is not our container.
+        let c = Container {
+            dir: t.path().to_path_buf(),
+            saved: saved(me, st + 1),
+            _lock: None,
+        };
+        assert_eq!(c.status(), Status::Stopped);
+        assert_eq!(c.oci_state("stopped")["pid"], 0);
+    }
+}
