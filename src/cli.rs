@@ -247,7 +247,7 @@ mod tests {
             norm("berth --root /r kill x -root"),
             norm("berth --root /r kill x -root")
         );
-        assert_eq!(norm("berth run -b b x")[2..], ["run", "-b", "b", "x"]);
+        assert_eq!(norm("berth run -b b x")[1..], ["run", "-b", "b", "x"]);
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 /// Run one stage's hooks in order; the first failure stops the stage.
 pub fn run_all(stage: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run(h, state).map_err(|e| e.context(format!("{stage} hook #{i} ({})", h.path().display())))?;
+        run(h, state)
+            .map_err(|e| e.context(format!("{stage} hook #{i} ({})", h.path().display())))?;
     }
     Ok(())
 }
@@ -29,7 +30,9 @@ pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| Error::msg(format!("start: {}", io_text(&e))))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::msg(format!("start: {}", io_text(&e))))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that exits without reading its stdin is not an error.
         let _ = stdin.write_all(state.to_string().as_bytes());

@@ -25,6 +25,18 @@ pub const COMMIT: &str = env!("BERTH_COMMIT");
 fn main() {
     let args = cli::normalize_args(std::env::args());
     let cli = Cli::parse_from(args);
+    // Before berth opens any file: a gap among stdio or the fds handed on
+    // to the container would otherwise be filled by one of ours, which
+    // would then leak into the container.
+    let handed_on = match &cli.command {
+        Some(Command::Create(a)) => a.preserve_fds,
+        Some(Command::Run(a)) => a.create.preserve_fds,
+        _ => 0,
+    } + launch::listen_fds();
+    if let Err(e) = linux::sys::fill_fd_gaps(3 + handed_on as i32) {
+        eprintln!("berth: check inherited fds: {}", error::errno_text(e));
+        std::process::exit(1);
+    }
     let format = if cli.log_format == "json" {
         logging::Format::Json
     } else {

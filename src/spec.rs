@@ -50,7 +50,13 @@ pub struct Bundle {
     pub caps: CapSets,
 }
 
-pub const CAPSETS: [&str; 5] = ["bounding", "effective", "inheritable", "permitted", "ambient"];
+pub const CAPSETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
 
 /// Read config.json from the bundle and validate it.
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
@@ -195,8 +201,9 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         require_absolute(&format!("linux.devices[{i}].path"), d.path())?;
     }
     if let Some(p) = linux.rootfs_propagation() {
-        mounts::propagation_flag(p)
-            .ok_or_else(|| Error::config("linux.rootfsPropagation", format!("unknown value {p:?}")))?;
+        mounts::propagation_flag(p).ok_or_else(|| {
+            Error::config("linux.rootfsPropagation", format!("unknown value {p:?}"))
+        })?;
     }
     if let Some(offsets) = linux.time_offsets() {
         if !namespaces.creates(LinuxNamespaceType::Time) {
@@ -234,15 +241,24 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         ("linux.netDevices", linux.net_devices().is_some()),
         (
             "process.apparmorProfile",
-            process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()),
+            process
+                .apparmor_profile()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
         ),
         (
             "process.selinuxLabel",
-            process.selinux_label().as_ref().is_some_and(|p| !p.is_empty()),
+            process
+                .selinux_label()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
         ),
     ] {
         if set {
-            return Err(Error::config(field, "not supported by this berth on this host"));
+            return Err(Error::config(
+                field,
+                "not supported by this berth on this host",
+            ));
         }
     }
 
@@ -301,7 +317,12 @@ fn validate_process(p: &Process) -> Result<()> {
         if r.soft() > r.hard() {
             return Err(Error::config(
                 "process.rlimits",
-                format!("{}: soft limit {} is above hard limit {}", r.typ(), r.soft(), r.hard()),
+                format!(
+                    "{}: soft limit {} is above hard limit {}",
+                    r.typ(),
+                    r.soft(),
+                    r.hard()
+                ),
             ));
         }
     }
@@ -337,7 +358,8 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
         match n.path() {
             Some(p) if !p.as_os_str().is_empty() => {
                 require_absolute(&format!("linux.namespaces[{i}].path"), p)?;
-                std::fs::metadata(p).sys(&format!("linux.namespaces[{i}].path: stat"), p.display())?;
+                std::fs::metadata(p)
+                    .sys(&format!("linux.namespaces[{i}].path: stat"), p.display())?;
                 ns.join.push((n.typ(), p.clone()));
             }
             _ => ns.new.push(n.typ()),
@@ -531,9 +553,12 @@ mod tests {
     fn relative_cwd_and_mount_destination_are_refused() {
         let e = err(&with(|v| v["process"]["cwd"] = "tmp".into()));
         assert!(e.contains("process.cwd") && e.contains("absolute"), "{e}");
-        let e = err(&with(|v| {
-            v["mounts"] = serde_json::json!([{"destination":"proc","type":"proc","source":"proc"}])
-        }));
+        let e = err(&with(
+            |v| {
+                v["mounts"] =
+                    serde_json::json!([{"destination":"proc","type":"proc","source":"proc"}])
+            },
+        ));
         assert!(e.contains("mounts[0]") && e.contains("absolute"), "{e}");
     }
 
@@ -542,24 +567,25 @@ mod tests {
         let d = tempdir::TempDir::new();
         std::fs::write(d.path().join("config.json"), MIN).unwrap();
         let e = load_bundle(d.path()).unwrap_err().to_string();
-        assert!(e.contains("root.path") && e.contains("no such file or directory"), "{e}");
+        assert!(
+            e.contains("root.path") && e.contains("no such file or directory"),
+            "{e}"
+        );
     }
 
     #[test]
     fn user_namespace_needs_mappings() {
         let e = err(&with(|v| {
-            v["linux"]["namespaces"] =
-                serde_json::json!([{"type":"mount"},{"type":"user"}])
+            v["linux"]["namespaces"] = serde_json::json!([{"type":"mount"},{"type":"user"}])
         }));
         assert!(e.contains("uid mappings"), "{e}");
     }
 
     #[test]
     fn unknown_capabilities_are_dropped_not_fatal() {
-        let (_d, b) = bundle(&with(|v| {
-            v["process"]["capabilities"] =
-                serde_json::json!({"bounding":["CAP_CHOWN","CAP_NOT_A_THING"],"effective":["CAP_KILL"]})
-        }));
+        let (_d, b) = bundle(&with(
+            |v| v["process"]["capabilities"] = serde_json::json!({"bounding":["CAP_CHOWN","CAP_NOT_A_THING"],"effective":["CAP_KILL"]}),
+        ));
         let b = b.unwrap();
         assert_eq!(b.caps.bounding.len(), 1);
         assert!(b.caps.bounding.contains(&caps::Capability::CAP_CHOWN));

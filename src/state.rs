@@ -83,7 +83,11 @@ pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::msg(format!("container with id {id} already exists")));
         }
-        Err(e) => return Err(Err::<(), _>(e).sys("create state dir", dir.display()).unwrap_err()),
+        Err(e) => {
+            return Err(Err::<(), _>(e)
+                .sys("create state dir", dir.display())
+                .unwrap_err());
+        }
     }
     let lock = lock_dir(&dir)?;
     Ok((dir, lock))

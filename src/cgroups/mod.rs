@@ -115,7 +115,10 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Which cgroup (path from the hierarchy root) a /proc/PID/cgroup text
@@ -159,7 +162,10 @@ pub fn locate_in(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from(id),
     };
-    if wanted.components().any(|c| c == std::path::Component::ParentDir) {
+    if wanted
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
         return Err(Error::config(
             "linux.cgroupsPath",
             format!("{} must not contain ..", wanted.display()),
@@ -170,7 +176,9 @@ pub fn locate_in(
     {
         return Err(Error::config(
             "linux.cgroupsPath",
-            format!("{s:?} is a systemd slice:prefix:name path; the systemd cgroup driver is not implemented yet"),
+            format!(
+                "{s:?} is a systemd slice:prefix:name path; the systemd cgroup driver is not implemented yet"
+            ),
         ));
     }
     let mut dirs = Vec::new();
@@ -326,8 +334,12 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(dir);
     for f in ["cpuset.cpus", "cpuset.mems"] {
         let mine = dir.join(f);
-        if std::fs::read_to_string(&mine).map(|s| s.trim().is_empty()).unwrap_or(false) {
-            let v = std::fs::read_to_string(parent.join(f)).sys("read", parent.join(f).display())?;
+        if std::fs::read_to_string(&mine)
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(false)
+        {
+            let v =
+                std::fs::read_to_string(parent.join(f)).sys("read", parent.join(f).display())?;
             std::fs::write(&mine, v.trim()).sys("write", mine.display())?;
         }
     }
@@ -364,7 +376,10 @@ mod tests {
         let c = locate_in(&h, OWN, None, "abc").unwrap();
         let paths: Vec<_> = c.dirs.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths[0], PathBuf::from("/sys/fs/cgroup/cpu/abc"));
-        assert_eq!(paths[1], PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc"));
+        assert_eq!(
+            paths[1],
+            PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc")
+        );
         assert_eq!(paths[3], PathBuf::from("/sys/fs/cgroup/unified/abc"));
         let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc").unwrap();
         assert_eq!(c.dirs[1].path, PathBuf::from("/sys/fs/cgroup/memory/pod/x"));
@@ -391,7 +406,10 @@ mod tests {
         let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/existing/a/b")), "x").unwrap();
         c.create().unwrap();
         assert!(t.path().join("existing/a/b").is_dir());
-        assert_eq!(c.dirs[0].created_from.as_deref(), Some(t.path().join("existing/a").as_path()));
+        assert_eq!(
+            c.dirs[0].created_from.as_deref(),
+            Some(t.path().join("existing/a").as_path())
+        );
         c.destroy().unwrap();
         assert!(!t.path().join("existing/a").exists());
         assert!(t.path().join("existing").is_dir());

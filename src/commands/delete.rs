@@ -39,7 +39,10 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
     }
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(10_000u16)) {
-        Ok(0) => Err(Error::msg(format!("container {} did not die after SIGKILL", c.saved.id))),
+        Ok(0) => Err(Error::msg(format!(
+            "container {} did not die after SIGKILL",
+            c.saved.id
+        ))),
         _ => Ok(()),
     }
 }

@@ -41,7 +41,10 @@ pub fn document() -> serde_json::Value {
 }
 
 pub fn run() -> Result<i32> {
-    println!("{}", serde_json::to_string_pretty(&document()).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document()).unwrap_or_default()
+    );
     Ok(0)
 }
 

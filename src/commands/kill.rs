@@ -17,7 +17,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         };
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     Signal::from_str(&name)
         .map(|s| s as i32)
         .map_err(|_| Error::msg(format!("invalid signal {s:?}")))
@@ -28,17 +32,17 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
     if a.all {
         for pid in c.saved.cgroup.pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                Signal::try_from(sig).ok(),
-            );
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
         }
         return Ok(0);
     }
     if c.status() == Status::Stopped {
         return Err(Error::msg("container not running"));
     }
-    let fd = c.pidfd().ok_or_else(|| Error::msg("container not running"))?;
+    let fd = c
+        .pidfd()
+        .ok_or_else(|| Error::msg("container not running"))?;
     sys::pidfd_send_signal(fd.as_fd(), sig)
         .map_err(|e| Error::sys("kill", format!("container {}", a.id), e))?;
     Ok(0)

@@ -16,14 +16,10 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     let all = SigSet::all();
     let mut old = SigSet::empty();
     if !a.detach {
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old)).sys("sigprocmask", "block")?;
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))
+            .sys("sigprocmask", "block")?;
     }
-    let created = super::create::options(g, &a.create);
-    let created = crate::launch::create(&created);
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => return Err(e),
-    };
+    let created = crate::launch::create(&super::create::options(g, &a.create))?;
     if let Err(e) = super::start::start(g, &a.create.id) {
         cleanup(g, &a.create.id);
         return Err(e);

@@ -40,12 +40,16 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("poll", fifo.display(), e)),
             Ok(_) => {
-                if fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)) {
+                if fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+                {
                     break;
                 }
             }
         }
     }
+    crate::logging::debug(&format!("container {id} started"));
     if let Some(h) = &c.saved.hooks
         && let Some(list) = h.poststart()
     {

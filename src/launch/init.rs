@@ -32,7 +32,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let linux = b.spec.linux().as_ref();
     let _ = nix::sys::prctl::set_name(c"berth:init");
     // Die with berth while it sets us up; cleared once we are "created".
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).sys("prctl", "PR_SET_PDEATHSIG")?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .sys("prctl", "PR_SET_PDEATHSIG")?;
 
     // Cgroups first, while our credentials are still the host's.
     ctx.cgroup.join_v1_self()?;
@@ -84,13 +85,26 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     if let Some(l) = linux {
         // Opened here: a bind source must be in our own mount namespace.
         let null = rootfs::verified_null()?;
-        rootfs::mask_paths(root.as_fd(), l.masked_paths().as_deref().unwrap_or_default(), null.as_fd())?;
-        rootfs::readonly_paths(root.as_fd(), l.readonly_paths().as_deref().unwrap_or_default())?;
+        rootfs::mask_paths(
+            root.as_fd(),
+            l.masked_paths().as_deref().unwrap_or_default(),
+            null.as_fd(),
+        )?;
+        rootfs::readonly_paths(
+            root.as_fd(),
+            l.readonly_paths().as_deref().unwrap_or_default(),
+        )?;
     }
 
     // Hooks around the root switch.
     let stages = spec::hook_lists(&b.spec);
-    let list = |name: &str| stages.iter().find(|(s, _)| *s == name).map(|(_, l)| l.clone()).unwrap_or_default();
+    let list = |name: &str| {
+        stages
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    };
     if !list("prestart").is_empty() || !list("createRuntime").is_empty() {
         ctx.chan.send(&Msg::RunHooks)?;
         match ctx.chan.recv()? {
@@ -103,7 +117,12 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
 
     drop(root);
     rootfs::switch_root(&b.rootfs, ctx.no_pivot)?;
-    if b.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if b.spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         rootfs::readonly_root()?;
     }
 
@@ -122,7 +141,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // path) shows up as "(unreachable)" (CVE-2024-21626).
     let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
     if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
-        return Err(Error::config("process.cwd", format!("{cwd} is outside the container")));
+        return Err(Error::config(
+            "process.cwd",
+            format!("{cwd} is outside the container"),
+        ));
     }
     let env = process::environment(p, &ctx.extra_env);
     let args = p.args().clone().unwrap_or_default();
@@ -147,7 +169,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     }
     state["status"] = "running".into();
     hooks::run_all("startContainer", &list("startContainer"), &state)?;
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).sys("sigprocmask", "unblock")?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .sys("sigprocmask", "unblock")?;
     Err(process::exec(&program, &args, &env))
 }
 

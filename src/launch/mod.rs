@@ -65,7 +65,6 @@ pub struct Options<'a> {
 pub struct Created {
     pub pid: i32,
     pub pidfd: OwnedFd,
-    pub dir: PathBuf,
 }
 
 /// Everything the init needs; it is a copy of our memory after clone3,
@@ -93,22 +92,29 @@ pub fn create(o: &Options) -> Result<Created> {
         return Err(Error::config(
             "process.terminal",
             match o.console_socket {
-                None => "a terminal needs --console-socket (or a foreground run with a terminal, which this berth does not do yet)",
+                None => {
+                    "a terminal needs --console-socket (or a foreground run with a terminal, which this berth does not do yet)"
+                }
                 Some(_) => "terminals are not implemented in this berth yet",
             },
         ));
     }
-    if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref())
+    if let Some(res) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
         && resources_asked(res)
     {
-        crate::logging::warn("linux.resources: limits are not applied by this berth yet; the container is placed in its cgroup only");
+        crate::logging::warn(
+            "linux.resources: limits are not applied by this berth yet; the container is placed in its cgroup only",
+        );
     }
     let linux = bundle.spec.linux().as_ref();
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
     let proc = Proc::open_host()?;
     let (listen_fds, extra_env) = socket_activation();
     let keep_fds = o.preserve_fds + listen_fds;
-    sys::fill_fd_gaps(3 + keep_fds as i32).sys("check inherited fds", "")?;
 
     // 2. Claim the id; from here on, failure undoes what was done.
     let (dir, _lock) = state::create_dir(o.root, o.id)?;
@@ -124,15 +130,26 @@ pub fn create(o: &Options) -> Result<Created> {
 
     // 4. The create/start barrier: the init reads it, `start` writes it.
     let fifo_path = dir.join(state::FIFO);
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o600)).sys("mkfifo", fifo_path.display())?;
-    let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-        .sys("open", fifo_path.display())?;
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o600))
+        .sys("mkfifo", fifo_path.display())?;
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open", fifo_path.display())?;
 
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
     let v2 = match cgroup.v2_dir() {
         Some(d) => Some(
-            nix::fcntl::open(d, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-                .sys("open cgroup", d.display())?,
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .sys("open cgroup", d.display())?,
         ),
         None => None,
     };
@@ -193,15 +210,26 @@ pub fn create(o: &Options) -> Result<Created> {
     loop {
         match parent_ch.recv()? {
             Some(Msg::RunHooks) => {
-                for (stage, list) in hooks.iter().filter(|(s, _)| *s == "prestart" || *s == "createRuntime") {
+                for (stage, list) in hooks
+                    .iter()
+                    .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
+                {
                     hooks::run_all(stage, list, &creating)?;
                 }
                 parent_ch.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(m)) => return Err(Error::msg(m)),
-            Some(other) => return Err(Error::msg(format!("container init sent {other:?} out of turn"))),
-            None => return Err(Error::msg("container init exited during setup without saying why")),
+            Some(other) => {
+                return Err(Error::msg(format!(
+                    "container init sent {other:?} out of turn"
+                )));
+            }
+            None => {
+                return Err(Error::msg(
+                    "container init exited during setup without saying why",
+                ));
+            }
         }
     }
 
@@ -211,7 +239,8 @@ pub fn create(o: &Options) -> Result<Created> {
     }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
-    Ok(Created { pid, pidfd, dir })
+    crate::logging::debug(&format!("container {} created: init pid {pid}", o.id));
+    Ok(Created { pid, pidfd })
 }
 
 /// Start the init: directly with clone3 when no namespace is joined by
@@ -227,12 +256,15 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
     }
     match sys::clone3(0, None).sys("clone3", "stage-1")? {
         sys::Forked::Child => {
-            let r = namespaces::join_all(&ctx.bundle.namespaces).and_then(|()| {
-                match sys::clone3(flags | sys::CLONE_PARENT, v2).sys("clone3", "container init")? {
-                    sys::Forked::Child => init::run(ctx),
-                    sys::Forked::Parent { pid, .. } => Ok(pid),
-                }
-            });
+            let r =
+                namespaces::join_all(&ctx.bundle.namespaces).and_then(|()| {
+                    match sys::clone3(flags | sys::CLONE_PARENT, v2)
+                        .sys("clone3", "container init")?
+                    {
+                        sys::Forked::Child => init::run(ctx),
+                        sys::Forked::Parent { pid, .. } => Ok(pid),
+                    }
+                });
             let _ = ctx.chan.send(&match r {
                 Ok(pid) => Msg::InitPid(pid),
                 Err(e) => Msg::Error(e.to_string()),
@@ -245,7 +277,9 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             match reply? {
                 Some(Msg::InitPid(p)) => Ok((p, sys::pidfd_open(p).sys("pidfd_open", p)?)),
                 Some(Msg::Error(m)) => Err(Error::msg(m)),
-                _ => Err(Error::msg("stage-1 exited without starting the container init")),
+                _ => Err(Error::msg(
+                    "stage-1 exited without starting the container init",
+                )),
             }
         }
     }
@@ -263,11 +297,22 @@ fn resources_asked(r: &oci_spec::runtime::LinuxResources) -> bool {
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 
+/// How many fds systemd socket activation handed to berth itself.
+pub fn listen_fds() -> u32 {
+    socket_activation().0
+}
+
 /// systemd socket activation: fds handed to berth (LISTEN_FDS for our own
 /// pid) go on to the container, whose init is pid 1.
 fn socket_activation() -> (u32, Vec<String>) {
-    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let n = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
     if ours && n > 0 {
         (n, vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()])
     } else {
@@ -277,7 +322,10 @@ fn socket_activation() -> (u32, Vec<String>) {
 
 /// Digits only, no newline (engines parse it with Atoi), written whole.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
     std::fs::write(&tmp, pid.to_string()).sys("write pid file", tmp.display())?;
     std::fs::rename(&tmp, path).sys("write pid file", path.display())

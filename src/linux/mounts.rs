@@ -99,7 +99,10 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
         .ok_or_else(|| Error::config("destination", "not valid UTF-8"))?
         .to_string();
     if dest.trim_matches('/').is_empty() {
-        return Err(Error::config("destination", "cannot mount over the root itself"));
+        return Err(Error::config(
+            "destination",
+            "cannot mount over the root itself",
+        ));
     }
     let mut flags = MsFlags::empty();
     let mut propagation = Vec::new();
@@ -113,7 +116,19 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
             propagation.push(p);
         } else if o == "tmpcopyup" {
             tmpcopyup = true;
-        } else if matches!(o.as_str(), "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "idmap" | "ridmap") {
+        } else if matches!(
+            o.as_str(),
+            "rro"
+                | "rrw"
+                | "rnosuid"
+                | "rsuid"
+                | "rnodev"
+                | "rdev"
+                | "rnoexec"
+                | "rexec"
+                | "idmap"
+                | "ridmap"
+        ) {
             return Err(Error::config(
                 "options",
                 format!("{o:?} (mount_setattr options) is not supported yet"),
@@ -172,37 +187,98 @@ const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 
 /// Open `path` inside `root` (O_PATH), creating what is missing: parent
 /// directories, and the last component as a directory or an empty file.
-/// Symlinks are followed but never out of `root`.
+/// Symlinks are followed as if `root` were `/`, so one that points
+/// outside (absolute, or with enough `..`) lands inside instead; what is
+/// missing at its target is created there, as runc does.
 pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
-    let rel = path.trim_start_matches('/');
-    if rel.is_empty() {
-        return nix::unistd::dup(root).sys("dup", "rootfs fd");
+    let mut todo: std::collections::VecDeque<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(String::from)
+        .collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            done.pop();
+            continue;
+        }
+        let mut candidate = done.clone();
+        candidate.push(c.clone());
+        let rel = candidate.join("/");
+        match sys::openat2(root, &rel, libc::O_PATH | libc::O_NOFOLLOW, 0, IN_ROOT) {
+            Ok(fd) => {
+                let st = nix::sys::stat::fstat(&fd).sys("stat in rootfs", &rel)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Error::sys(
+                            "resolve in rootfs",
+                            path,
+                            nix::errno::Errno::ELOOP,
+                        ));
+                    }
+                    let target =
+                        nix::fcntl::readlinkat(fd.as_fd(), "").sys("readlink in rootfs", &rel)?;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') {
+                        done.clear();
+                    }
+                    for t in target
+                        .split('/')
+                        .rev()
+                        .filter(|c| !c.is_empty() && *c != ".")
+                    {
+                        todo.push_front(t.to_string());
+                    }
+                } else {
+                    done = candidate;
+                }
+            }
+            Err(nix::errno::Errno::ENOENT) => {
+                let parent = sys::openat2(
+                    root,
+                    &dot(&done),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                    IN_ROOT,
+                )
+                .sys("open in rootfs", format!("/{}", done.join("/")))?;
+                let last = todo.is_empty();
+                let made = if last && want == Want::File {
+                    nix::fcntl::openat(
+                        parent.as_fd(),
+                        c.as_str(),
+                        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    nix::sys::stat::mkdirat(
+                        parent.as_fd(),
+                        c.as_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                };
+                match made {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(Error::sys("create mount point", format!("/{rel}"), e)),
+                }
+                done = candidate;
+            }
+            Err(e) => return Err(Error::sys("open in rootfs", format!("/{rel}"), e)),
+        }
     }
-    match sys::openat2(root, rel, libc::O_PATH, 0, IN_ROOT) {
-        Ok(fd) => return Ok(fd),
-        Err(nix::errno::Errno::ENOENT) => {}
-        Err(e) => return Err(Error::sys("open in rootfs", path, e)),
+    sys::openat2(root, &dot(&done), libc::O_PATH, 0, IN_ROOT).sys("open in rootfs", path)
+}
+
+/// A relative path for openat2: "." for the root itself.
+fn dot(parts: &[String]) -> String {
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
     }
-    let (parent, last) = match rel.rsplit_once('/') {
-        Some((p, l)) => (p, l),
-        None => ("", rel),
-    };
-    let pfd = resolve_create(root, parent, Want::Dir)?;
-    let made = match want {
-        Want::Dir => nix::sys::stat::mkdirat(pfd.as_fd(), last, Mode::from_bits_truncate(0o755)),
-        Want::File => nix::fcntl::openat(
-            pfd.as_fd(),
-            last,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )
-        .map(drop),
-    };
-    match made {
-        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(Error::sys("create mount point", path, e)),
-    }
-    sys::openat2(root, rel, libc::O_PATH, 0, IN_ROOT).sys("open in rootfs", path)
 }
 
 fn opt(s: &str) -> Option<&str> {
@@ -211,10 +287,27 @@ fn opt(s: &str) -> Option<&str> {
 
 /// Bind `source` onto an fd, then apply ro/nosuid/... with a remount, which
 /// a bind ignores on the first call.
-pub fn bind(source: &Path, target: BorrowedFd, recursive: bool, flags: MsFlags, root: BorrowedFd, dest: &str) -> Result<()> {
-    let rec = if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
-    mount(Some(source), sys::fd_path(target).as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
-        .sys("bind mount", format!("{} on {dest}", source.display()))?;
+pub fn bind(
+    source: &Path,
+    target: BorrowedFd,
+    recursive: bool,
+    flags: MsFlags,
+    root: BorrowedFd,
+    dest: &str,
+) -> Result<()> {
+    let rec = if recursive {
+        MsFlags::MS_REC
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        Some(source),
+        sys::fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )
+    .sys("bind mount", format!("{} on {dest}", source.display()))?;
     let remount_bits = flags
         & (MsFlags::MS_RDONLY
             | MsFlags::MS_NOSUID
@@ -238,7 +331,13 @@ pub fn bind(source: &Path, target: BorrowedFd, recursive: bool, flags: MsFlags, 
 pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
     let path = sys::fd_path(target);
     let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
-    match mount(None::<&str>, path.as_str(), None::<&str>, base | flags, None::<&str>) {
+    match mount(
+        None::<&str>,
+        path.as_str(),
+        None::<&str>,
+        base | flags,
+        None::<&str>,
+    ) {
         Err(nix::errno::Errno::EPERM) => {
             let st = nix::sys::statvfs::fstatvfs(target).sys("statvfs", what)?;
             let f = st.flags();
@@ -257,8 +356,14 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
                     locked |= m;
                 }
             }
-            mount(None::<&str>, path.as_str(), None::<&str>, base | flags | locked, None::<&str>)
-                .sys("remount", what)
+            mount(
+                None::<&str>,
+                path.as_str(),
+                None::<&str>,
+                base | flags | locked,
+                None::<&str>,
+            )
+            .sys("remount", what)
         }
         r => r.sys("remount", what),
     }
@@ -268,7 +373,10 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
 pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf)]) -> Result<()> {
     match &m.kind {
         Kind::Bind { source, recursive } => {
-            let want = if std::fs::metadata(source).sys("stat", source.display())?.is_dir() {
+            let want = if std::fs::metadata(source)
+                .sys("stat", source.display())?
+                .is_dir()
+            {
                 Want::Dir
             } else {
                 Want::File
@@ -279,8 +387,15 @@ pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf
         Kind::Fs { fstype, source } => {
             let target = resolve_create(root, &m.dest, Want::Dir)?;
             let below = if m.tmpcopyup {
-                Some(nix::fcntl::openat(target.as_fd(), ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                    .sys("open for tmpcopyup", &m.dest)?)
+                Some(
+                    nix::fcntl::openat(
+                        target.as_fd(),
+                        ".",
+                        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .sys("open for tmpcopyup", &m.dest)?,
+                )
             } else {
                 None
             };
@@ -319,15 +434,28 @@ pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf
             }
             if m.flags.contains(MsFlags::MS_RDONLY) {
                 let top = resolve_create(root, &m.dest, Want::Dir)?;
-                remount(top.as_fd(), MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, &m.dest)?;
+                remount(
+                    top.as_fd(),
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                    &m.dest,
+                )?;
             }
         }
     }
     if !m.propagation.is_empty() {
         let top = resolve_create(root, &m.dest, Want::Dir)?;
         for p in &m.propagation {
-            mount(None::<&str>, sys::fd_path(top.as_fd()).as_str(), None::<&str>, *p, None::<&str>)
-                .sys("set mount propagation", &m.dest)?;
+            mount(
+                None::<&str>,
+                sys::fd_path(top.as_fd()).as_str(),
+                None::<&str>,
+                *p,
+                None::<&str>,
+            )
+            .sys("set mount propagation", &m.dest)?;
         }
     }
     Ok(())
@@ -339,7 +467,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     let meta = std::fs::symlink_metadata(from).sys("stat", from.display())?;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
         .sys("chmod", to.display())?;
-    nix::unistd::chown(to, Some(meta.uid().into()), Some(meta.gid().into())).sys("chown", to.display())?;
+    nix::unistd::chown(to, Some(meta.uid().into()), Some(meta.gid().into()))
+        .sys("chown", to.display())?;
     for entry in std::fs::read_dir(from).sys("read dir", from.display())? {
         let entry = entry.sys("read dir", from.display())?;
         let src = entry.path();
@@ -352,10 +481,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         } else if ft.is_symlink() {
             let t = std::fs::read_link(&src).sys("readlink", src.display())?;
             std::os::unix::fs::symlink(&t, &dst).sys("symlink", dst.display())?;
-            std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid())).sys("chown", dst.display())?;
+            std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()))
+                .sys("chown", dst.display())?;
         } else if ft.is_file() {
             std::fs::copy(&src, &dst).sys("copy", src.display())?;
-            nix::unistd::chown(&dst, Some(m.uid().into()), Some(m.gid().into())).sys("chown", dst.display())?;
+            nix::unistd::chown(&dst, Some(m.uid().into()), Some(m.gid().into()))
+                .sys("chown", dst.display())?;
         }
     }
     Ok(())

@@ -9,7 +9,9 @@ use crate::spec::CapSets;
 use caps::CapSet;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process};
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process,
+};
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -38,8 +40,10 @@ fn resource(t: PosixRlimitType) -> Resource {
 
 pub fn set_rlimits(p: &Process) -> Result<()> {
     for r in p.rlimits().iter().flatten() {
-        setrlimit(resource(r.typ()), r.soft(), r.hard())
-            .sys("setrlimit", format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard()))?;
+        setrlimit(resource(r.typ()), r.soft(), r.hard()).sys(
+            "setrlimit",
+            format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard()),
+        )?;
     }
     Ok(())
 }
@@ -60,7 +64,9 @@ pub fn set_personality(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
     };
     let persona = match p.domain() {
         LinuxPersonalityDomain::PerLinux => nix::sys::personality::Persona::empty(),
-        LinuxPersonalityDomain::PerLinux32 => nix::sys::personality::Persona::from_bits_retain(0x0008),
+        LinuxPersonalityDomain::PerLinux32 => {
+            nix::sys::personality::Persona::from_bits_retain(0x0008)
+        }
     };
     nix::sys::personality::set(persona).sys("personality", p.domain())?;
     Ok(())
@@ -133,7 +139,10 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).sys("setgroups", format!("{:?}", user.additional_gids().clone().unwrap_or_default()))?;
+    nix::unistd::setgroups(&groups).sys(
+        "setgroups",
+        format!("{:?}", user.additional_gids().clone().unwrap_or_default()),
+    )?;
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).sys("setresgid", user.gid())?;
     let uid = Uid::from_raw(user.uid());
@@ -145,19 +154,27 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
         (CapSet::Permitted, "permitted", &c.permitted),
     ] {
         caps::set(None, set, value).map_err(|e| {
-            Error::config(format!("process.capabilities.{name}"), format!("cannot set: {e}"))
+            Error::config(
+                format!("process.capabilities.{name}"),
+                format!("cannot set: {e}"),
+            )
         })?;
     }
     // The kernel only lets a capability be ambient if it is permitted and
     // inheritable; like runc, others in the ambient list are skipped.
-    caps::clear(None, CapSet::Ambient).map_err(|e| Error::msg(format!("clear ambient capabilities: {e}")))?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| Error::msg(format!("clear ambient capabilities: {e}")))?;
     for cap in c
         .ambient
         .iter()
         .filter(|cap| c.permitted.contains(cap) && c.inheritable.contains(cap))
     {
-        caps::raise(None, CapSet::Ambient, *cap)
-            .map_err(|e| Error::config("process.capabilities.ambient", format!("cannot raise {cap}: {e}")))?;
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| {
+            Error::config(
+                "process.capabilities.ambient",
+                format!("cannot raise {cap}: {e}"),
+            )
+        })?;
     }
     if p.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().sys("prctl", "PR_SET_NO_NEW_PRIVS")?;
@@ -191,7 +208,8 @@ pub fn environment(p: &Process, extra: &[String]) -> Vec<String> {
 /// failure the way engines map to exit codes 127 and 126.
 pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let check = |p: &Path| -> std::result::Result<(), nix::errno::Errno> {
-        let meta = std::fs::metadata(p).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
         if meta.is_dir() {
             return Err(nix::errno::Errno::EACCES);
         }
@@ -254,8 +272,13 @@ mod tests {
     fn program_lookup_words_errors_like_runc() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
         assert_eq!(find_program("sh", &env).unwrap(), PathBuf::from("/bin/sh"));
-        let e = find_program("no-such-program-x", &env).unwrap_err().to_string();
-        assert_eq!(e, "exec: \"no-such-program-x\": executable file not found in $PATH");
+        let e = find_program("no-such-program-x", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "exec: \"no-such-program-x\": executable file not found in $PATH"
+        );
         let e = find_program("/no/such", &env).unwrap_err().to_string();
         assert!(e.ends_with("no such file or directory"), "{e}");
         let e = find_program("/etc/passwd", &env).unwrap_err().to_string();

@@ -16,7 +16,9 @@ impl Proc {
     pub fn open_host() -> Result<Proc> {
         let fd = nix::fcntl::open(
             "/proc",
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .sys("open", "/proc")?;
@@ -48,7 +50,9 @@ impl Proc {
 fn check(fd: &OwnedFd, what: &str) -> Result<()> {
     let st = fstatfs(fd).sys("statfs", what)?;
     if st.filesystem_type() != PROC_SUPER_MAGIC {
-        return Err(Error::msg(format!("{what} is not on procfs: refusing to write")));
+        return Err(Error::msg(format!(
+            "{what} is not on procfs: refusing to write"
+        )));
     }
     Ok(())
 }

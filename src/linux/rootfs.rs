@@ -43,8 +43,14 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
         .and_then(mounts::propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // Nothing done below may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>)
-        .sys("set propagation of", "/")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        prop | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .sys("set propagation of", "/")?;
     mount(
         Some(&b.rootfs),
         &b.rootfs,
@@ -61,14 +67,25 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
     .sys("open rootfs", b.rootfs.display())?;
     // rshared/rslave roots still need a private parent for pivot_root.
     if prop.contains(MsFlags::MS_SHARED) {
-        mount(None::<&str>, sys::fd_path(fd.as_fd()).as_str(), None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>)
-            .sys("set propagation of", b.rootfs.display())?;
+        mount(
+            None::<&str>,
+            sys::fd_path(fd.as_fd()).as_str(),
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .sys("set propagation of", b.rootfs.display())?;
     }
     Ok(fd)
 }
 
 /// Config mounts, in order, then /dev.
-pub fn mount_all(b: &Bundle, root: BorrowedFd, cgroup_sources: &[(String, PathBuf)], in_userns: bool) -> Result<()> {
+pub fn mount_all(
+    b: &Bundle,
+    root: BorrowedFd,
+    cgroup_sources: &[(String, PathBuf)],
+    in_userns: bool,
+) -> Result<()> {
     for (i, m) in b.mounts.iter().enumerate() {
         mounts::apply(root, m, cgroup_sources)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
@@ -94,7 +111,10 @@ pub fn mount_all(b: &Bundle, root: BorrowedFd, cgroup_sources: &[(String, PathBu
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
             LinuxDeviceType::A => {
-                return Err(Error::config(format!("linux.devices[{i}].type"), "\"a\" is not a device type"));
+                return Err(Error::config(
+                    format!("linux.devices[{i}].type"),
+                    "\"a\" is not a device type",
+                ));
             }
         };
         make_device(
@@ -115,7 +135,17 @@ pub fn mount_all(b: &Bundle, root: BorrowedFd, cgroup_sources: &[(String, PathBu
 
 fn default_dev(root: BorrowedFd, in_userns: bool) -> Result<()> {
     for (name, major, minor) in DEFAULT_DEVICES {
-        make_device(root, &format!("/dev/{name}"), SFlag::S_IFCHR, *major, *minor, 0o666, None, None, in_userns)?;
+        make_device(
+            root,
+            &format!("/dev/{name}"),
+            SFlag::S_IFCHR,
+            *major,
+            *minor,
+            0o666,
+            None,
+            None,
+            in_userns,
+        )?;
     }
     let dev = resolve_create(root, "/dev", Want::Dir)?;
     for (name, target) in DEV_LINKS {
@@ -164,28 +194,54 @@ fn make_device(
     }
     if in_userns {
         // mknod is not allowed in a user namespace: bind the host's node.
-        nix::fcntl::openat(dir.as_fd(), name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o644))
-            .sys("create", path)?;
+        nix::fcntl::openat(
+            dir.as_fd(),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .sys("create", path)?;
         let target = resolve_create(root, path, Want::File)?;
         let host = host_device_path(kind, major, minor, path);
-        mount(Some(host.as_str()), sys::fd_path(target.as_fd()).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .sys("bind device", format!("{host} on {path}"))?;
+        mount(
+            Some(host.as_str()),
+            sys::fd_path(target.as_fd()).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .sys("bind device", format!("{host} on {path}"))?;
         return Ok(());
     }
     let perm = Mode::from_bits_truncate(mode & 0o7777);
     mknodat(dir.as_fd(), name, kind, perm, makedev(major, minor)).sys("mknod", path)?;
     // mknod honours the umask; set the asked-for mode exactly.
-    nix::sys::stat::fchmodat(dir.as_fd(), name, perm, nix::sys::stat::FchmodatFlags::NoFollowSymlink)
-        .sys("chmod", path)?;
+    nix::sys::stat::fchmodat(
+        dir.as_fd(),
+        name,
+        perm,
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .sys("chmod", path)?;
     if uid.is_some() || gid.is_some() {
-        nix::unistd::fchownat(dir.as_fd(), name, uid.map(Into::into), gid.map(Into::into), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-            .sys("chown", path)?;
+        nix::unistd::fchownat(
+            dir.as_fd(),
+            name,
+            uid.map(Into::into),
+            gid.map(Into::into),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .sys("chown", path)?;
     }
     Ok(())
 }
 
 fn host_device_path(kind: SFlag, major: u64, minor: u64, path: &str) -> String {
-    let t = if kind == SFlag::S_IFBLK { "block" } else { "char" };
+    let t = if kind == SFlag::S_IFBLK {
+        "block"
+    } else {
+        "char"
+    };
     let by_number = format!("/dev/{t}/{major}:{minor}");
     if Path::new(&by_number).exists() {
         by_number
@@ -198,7 +254,13 @@ fn host_device_path(kind: SFlag, major: u64, minor: u64, path: &str) -> String {
 /// the verified /dev/null bound over it. Missing paths are skipped.
 pub fn mask_paths(root: BorrowedFd, paths: &[String], null: BorrowedFd) -> Result<()> {
     for p in paths {
-        let fd = match sys::openat2(root, p.trim_start_matches('/'), libc::O_PATH, 0, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS) {
+        let fd = match sys::openat2(
+            root,
+            p.trim_start_matches('/'),
+            libc::O_PATH,
+            0,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+        ) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::ENOENT) => continue,
             Err(e) => return Err(Error::sys("open masked path", p, e)),
@@ -206,11 +268,23 @@ pub fn mask_paths(root: BorrowedFd, paths: &[String], null: BorrowedFd) -> Resul
         let st = nix::sys::stat::fstat(&fd).sys("stat", p)?;
         let target = sys::fd_path(fd.as_fd());
         if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
-            mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k,nr_inodes=1"))
-                .sys("mask", p)?;
+            mount(
+                Some("tmpfs"),
+                target.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0k,nr_inodes=1"),
+            )
+            .sys("mask", p)?;
         } else {
-            mount(Some(sys::fd_path(null).as_str()), target.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .sys("mask", p)?;
+            mount(
+                Some(sys::fd_path(null).as_str()),
+                target.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .sys("mask", p)?;
         }
     }
     Ok(())
@@ -219,17 +293,39 @@ pub fn mask_paths(root: BorrowedFd, paths: &[String], null: BorrowedFd) -> Resul
 /// readonlyPaths: bind each onto itself, then remount read-only.
 pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
     for p in paths {
-        let fd = match sys::openat2(root, p.trim_start_matches('/'), libc::O_PATH, 0, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS) {
+        let fd = match sys::openat2(
+            root,
+            p.trim_start_matches('/'),
+            libc::O_PATH,
+            0,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+        ) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::ENOENT) => continue,
             Err(e) => return Err(Error::sys("open read-only path", p, e)),
         };
         let target = sys::fd_path(fd.as_fd());
-        mount(Some(target.as_str()), target.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .sys("bind read-only path", p)?;
-        let top = sys::openat2(root, p.trim_start_matches('/'), libc::O_PATH, 0, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS)
-            .sys("open read-only path", p)?;
-        mounts::remount(top.as_fd(), MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, p)?;
+        mount(
+            Some(target.as_str()),
+            target.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .sys("bind read-only path", p)?;
+        let top = sys::openat2(
+            root,
+            p.trim_start_matches('/'),
+            libc::O_PATH,
+            0,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+        )
+        .sys("open read-only path", p)?;
+        mounts::remount(
+            top.as_fd(),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            p,
+        )?;
     }
     Ok(())
 }
@@ -238,12 +334,18 @@ pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
 /// swapped node or symlink is never bound over a masked path
 /// (CVE-2025-31133).
 pub fn verified_null() -> Result<OwnedFd> {
-    let fd = nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-        .sys("open", "/dev/null")?;
+    let fd = nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open", "/dev/null")?;
     let st = nix::sys::stat::fstat(&fd).sys("stat", "/dev/null")?;
     let is_chr = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
     if !is_chr || st.st_rdev != makedev(1, 3) {
-        return Err(Error::msg("/dev/null is not the null device (char 1:3): refusing to use it"));
+        return Err(Error::msg(
+            "/dev/null is not the null device (char 1:3): refusing to use it",
+        ));
     }
     Ok(fd)
 }
@@ -253,14 +355,21 @@ pub fn verified_null() -> Result<OwnedFd> {
 pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).sys("chdir", rootfs.display())?;
     if no_pivot {
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).sys("move rootfs to", "/")?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .sys("move rootfs to", "/")?;
         nix::unistd::chroot(".").sys("chroot", rootfs.display())?;
     } else {
         nix::unistd::pivot_root(".", ".").sys("pivot_root", rootfs.display())?;
         // The old root now sits on top of "."; keep its unmount from
         // reaching the host, then detach it.
-        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .sys("set propagation of", "old root")?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .sys("set propagation of", "old root")?;
         umount2(".", MntFlags::MNT_DETACH).sys("unmount", "old root")?;
     }
     nix::unistd::chdir("/").sys("chdir", "/")

@@ -38,7 +38,13 @@ pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> nix::Result<Forked> {
     let mut args = CloneArgs {
         flags: flags | CLONE_PIDFD | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
         pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // clone3 wants no exit signal with CLONE_PARENT: the child then
+        // signals our parent as we would.
+        exit_signal: if flags & CLONE_PARENT != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         cgroup: cgroup.map_or(0, |fd| fd as u64),
         ..Default::default()
     };
@@ -94,7 +100,6 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
 
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
@@ -106,7 +111,13 @@ struct OpenHow {
 
 /// openat2(2): the path walk is confined by `resolve` (RESOLVE_IN_ROOT
 /// makes `dir` the root, so `..` and absolute symlinks stay inside it).
-pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32, resolve: u64) -> nix::Result<OwnedFd> {
+pub fn openat2(
+    dir: BorrowedFd,
+    path: &str,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> nix::Result<OwnedFd> {
     let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
@@ -189,7 +200,11 @@ pub fn fill_fd_gaps(upto: i32) -> nix::Result<()> {
     for fd in 0..upto {
         // SAFETY: F_GETFD only asks whether fd is open.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && Errno::last() == Errno::EBADF {
-            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())?;
+            let null = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            )?;
             if null.as_raw_fd() != fd {
                 // SAFETY: fd is free (EBADF above) and dup2 only fills it.
                 let r = unsafe { libc::dup2(null.as_raw_fd(), fd) };

@@ -11,7 +11,12 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-pub fn write_maps(proc: &Proc, pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+pub fn write_maps(
+    proc: &Proc,
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<()> {
     proc.write(&format!("{pid}/uid_map"), &map_text(uid))
         .map_err(|e| e.context("linux.uidMappings"))?;
     proc.write(&format!("{pid}/gid_map"), &map_text(gid))

@@ -1,0 +1,71 @@
+# berth: build, test, demo and benchmark. Run as root on Debian 12.
+
+PREFIX      ?= /usr/local
+CARGO       ?= cargo
+RELEASE     := target/release/berth
+DEBUG       := target/debug/berth
+ROOTFS      := target/test-rootfs
+SUBREAPER   := target/subreaper
+DEMO        := target/demo-bundle
+SHARED      ?= ../shared
+APT_TEST    := busybox-static gcc
+APT_BENCH   := runc crun jq hyperfine busybox-static
+
+.PHONY: all build install test unit integration lint demo bench deps deps-bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+install: build
+	install -m 0755 $(RELEASE) $(PREFIX)/bin/berth
+
+# Debian packages the tests need; installed only when missing.
+deps:
+	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(ROOTFS)/bin/busybox: tests/mkrootfs.sh | deps
+	sh tests/mkrootfs.sh $(ROOTFS)
+
+$(SUBREAPER): tests/subreaper.c | deps
+	@mkdir -p target
+	gcc -O2 -Wall -o $@ $<
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# The whole suite: style, unit tests, and integration tests that run the
+# real binary as root on busybox bundles, under a subreaper as engines run
+# runtimes (orphaned container inits are reaped at once).
+test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
+	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
+
+# Build berth, make a busybox bundle and run a container from it.
+demo: deps build $(ROOTFS)/bin/busybox
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cp -a $(ROOTFS) $(DEMO)/rootfs
+	$(RELEASE) spec --bundle $(DEMO)
+	sed -i -e 's/"terminal": true/"terminal": false/' \
+		-e 's|^\( *\)"sh"$$|\1"sh", "-c", "echo Hello from berth: I am pid $$$$ on $$(hostname), uid $$(id -u); ls /"|' \
+		$(DEMO)/config.json
+	$(RELEASE) run --bundle $(DEMO) berth-demo-$$$$
+
+deps-bench:
+	@missing=""; for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# berth beside runc and crun in one interleaved run (tests/bench.sh).
+bench: deps-bench build $(ROOTFS)/bin/busybox
+	sh tests/bench.sh $(CURDIR)/$(RELEASE) $(CURDIR)/$(ROOTFS) $(SHARED)/tools/peer-bench.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,248 @@
+//! Helpers for the integration tests: they run the real berth binary as
+//! root on busybox bundles and look at the result from inside the
+//! container and from the host.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn berth() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+/// The shared busybox rootfs, built once from Debian's busybox-static.
+pub fn rootfs() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let path = std::env::var_os("BERTH_TEST_ROOTFS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-rootfs"));
+    BUILD.call_once(|| {
+        if !path.join("bin/busybox").exists() {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mkrootfs.sh");
+            let st = Command::new("sh").arg(script).arg(&path).status().unwrap();
+            assert!(st.success(), "building the test rootfs failed");
+        }
+    });
+    path
+}
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique container id for this test process.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A bundle directory (config.json only; root.path points at the shared
+/// rootfs unless the test makes its own) plus a private --root.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub id: String,
+    pub config: Value,
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = Command::new(berth())
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", &self.id])
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn bundle(args: &[&str]) -> Bundle {
+    let id = unique("it");
+    let dir = std::env::temp_dir().join(format!("berth-it-{id}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = dir.join("state");
+    let config = json!({
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/bin:/sbin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "noNewPrivileges": true
+        },
+        "root": {"path": rootfs(), "readonly": true},
+        "hostname": "berth-test",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware"],
+            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+        }
+    });
+    Bundle {
+        dir,
+        root,
+        id,
+        config,
+    }
+}
+
+impl Bundle {
+    pub fn write(&self) {
+        std::fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_string_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// A private copy of the rootfs, for tests that change it.
+    pub fn own_rootfs(&mut self) -> PathBuf {
+        let r = self.dir.join("rootfs");
+        let st = Command::new("cp")
+            .args(["-a"])
+            .arg(rootfs())
+            .arg(&r)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.config["root"]["path"] = json!(r);
+        r
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(berth());
+        c.arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    /// berth run in the foreground, stdin closed.
+    pub fn run(&self) -> Output {
+        self.write();
+        self.cmd(&["run", "-b", self.dir.to_str().unwrap(), &self.id])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// berth run that must succeed; returns stdout.
+    pub fn run_ok(&self) -> String {
+        let out = self.run();
+        assert!(
+            out.status.success(),
+            "berth run failed: {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn create(&self, extra: &[&str]) -> Output {
+        self.write();
+        let mut args = vec!["create", "-b", self.dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(&self.id);
+        // The init inherits stdio and outlives create: a pipe would never
+        // reach EOF, so stderr goes to a file.
+        let err_path = self.dir.join("create.stderr");
+        let err = std::fs::File::create(&err_path).unwrap();
+        let status = self
+            .cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&err_path).unwrap(),
+        }
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).stdin(Stdio::null()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&self.ok(&["state", &self.id])).unwrap()
+    }
+
+    /// The cgroup directories a container with this id would have (the
+    /// default cgroupsPath: the id under our own cgroup).
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        cgroup_dirs_for(&self.id)
+    }
+
+    /// Nothing of the container is left: no state dir, no cgroup.
+    pub fn assert_no_leftovers(&self) {
+        assert!(
+            !self.root.join(&self.id).exists(),
+            "state dir of {} left behind",
+            self.id
+        );
+        for d in self.cgroup_dirs() {
+            assert!(!d.exists(), "cgroup {} left behind", d.display());
+        }
+    }
+}
+
+/// The default cgroup of container `id` on each hierarchy here.
+pub fn cgroup_dirs_for(id: &str) -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut out = Vec::new();
+    for line in own.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrl, path) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        let mnt = if ctrl.is_empty() {
+            if Path::new("/sys/fs/cgroup/unified").exists() {
+                "/sys/fs/cgroup/unified".to_string()
+            } else {
+                "/sys/fs/cgroup".to_string()
+            }
+        } else {
+            format!("/sys/fs/cgroup/{}", ctrl.trim_start_matches("name="))
+        };
+        out.push(
+            PathBuf::from(mnt)
+                .join(path.trim_start_matches('/'))
+                .join(id),
+        );
+    }
+    out
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -1,0 +1,441 @@
+//! Each config.json field, checked from inside the container (and from
+//! the host where only the host can see it).
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Stdio;
+
+fn status_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("{key} missing in {text}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn hostname_domainname_env_and_cwd() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "hostname; cat /proc/sys/kernel/domainname; echo $FOO; pwd; echo $HOME",
+    ]);
+    b.config["domainname"] = json!("example.org");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    b.config["process"]["cwd"] = json!("/made/for/you");
+    b.config["root"]["readonly"] = json!(false);
+    let own = b.own_rootfs();
+    let out = b.run_ok();
+    assert_eq!(
+        out,
+        "berth-test\nexample.org\nbar baz\n/made/for/you\n/root\n"
+    );
+    assert!(own.join("made/for/you").is_dir());
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn user_groups_and_umask() {
+    let mut b = bundle(&["sh", "-c", "id -u; id -g; id -G; umask"]);
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 20], "umask": 63});
+    let out = b.run_ok();
+    assert_eq!(out, "1000\n1001\n1001 5 20\n0077\n");
+}
+
+#[test]
+fn capabilities_all_five_sets() {
+    let mut b = bundle(&["cat", "/proc/self/status"]);
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SYS_TIME"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+        "inheritable": ["CAP_KILL", "CAP_NET_RAW"],
+        "ambient": ["CAP_KILL", "CAP_NOT_REAL"]
+    });
+    // As a non-root user, exec keeps only ambient capabilities.
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let out = b.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CAP_NOT_REAL"),
+        "unknown capability must warn: {}",
+        stderr(&out)
+    );
+    let s = stdout(&out);
+    let bit = |n: u32| 1u64 << n;
+    let (chown, kill, net_raw, sys_time) = (bit(0), bit(5), bit(13), bit(25));
+    let hex = |k| u64::from_str_radix(&status_field(&s, k), 16).unwrap();
+    assert_eq!(hex("CapBnd"), chown | kill | net_raw | sys_time);
+    assert_eq!(hex("CapInh"), kill | net_raw);
+    assert_eq!(hex("CapAmb"), kill);
+    assert_eq!(hex("CapPrm"), kill);
+    assert_eq!(hex("CapEff"), kill);
+    assert_eq!(status_field(&s, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn root_keeps_its_configured_sets_and_no_new_privs() {
+    let b = bundle(&["cat", "/proc/self/status"]);
+    let s = b.run_ok();
+    let want = (1u64 << 29) | (1 << 5) | (1 << 10); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+    for k in ["CapBnd", "CapEff", "CapPrm"] {
+        assert_eq!(
+            u64::from_str_radix(&status_field(&s, k), 16).unwrap(),
+            want,
+            "{k}"
+        );
+    }
+    assert_eq!(status_field(&s, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn rlimits_oom_score_personality() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; uname -m",
+    ]);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000}]);
+    b.config["process"]["oomScoreAdj"] = json!(321);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let out = b.run_ok();
+    assert_eq!(out, "512\n1000\n321\ni686\n");
+}
+
+#[test]
+fn scheduler_and_io_priority() {
+    let mut b = bundle(&["sh", "-c", "cut -d' ' -f41 /proc/self/stat; ionice"]);
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    let out = b.run_ok();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("3"), "policy SCHED_BATCH is 3: {out}");
+    assert!(lines.next().unwrap().starts_with("idle"), "{out}");
+}
+
+fn host_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn new_namespaces_differ_from_the_host() {
+    let kinds = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time"];
+    let script = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut b = bundle(&["sh", "-c", &format!("{script}; echo $$")]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+        {"type": "mount"}, {"type": "cgroup"}, {"type": "time"}
+    ]);
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, k) in kinds.iter().enumerate() {
+        assert_ne!(lines[i], host_ns(k), "{k} namespace is the host's");
+    }
+    assert_eq!(lines[kinds.len()], "1", "the entrypoint is pid 1");
+}
+
+#[test]
+fn cgroup_namespace_is_rooted_at_the_container_cgroup() {
+    let mut b = bundle(&["cat", "/proc/self/cgroup"]);
+    b.config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    let out = b.run_ok();
+    for line in out.lines() {
+        assert!(line.ends_with(":/"), "{line}");
+    }
+}
+
+#[test]
+fn cgroups_path_places_the_container() {
+    let mut b = bundle(&["cat", "/proc/self/cgroup"]);
+    let path = format!("/berth-it/{}", b.id);
+    b.config["linux"]["cgroupsPath"] = json!(path);
+    let out = b.run_ok();
+    let pids_line = out.lines().find(|l| l.contains(":pids:")).unwrap();
+    assert!(pids_line.ends_with(&path), "{pids_line}");
+    assert!(
+        !std::path::Path::new("/sys/fs/cgroup/pids/berth-it")
+            .join(&b.id)
+            .exists()
+    );
+    assert!(
+        !std::path::Path::new("/sys/fs/cgroup/pids/berth-it").exists(),
+        "the parent berth made is removed too"
+    );
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime",
+    ]);
+    b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "time"}]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.config["linux"]["timeOffsets"] =
+        json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 7200}});
+    let out = b.run_ok();
+    let words: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(words.contains(&vec!["monotonic", "7200", "0"]), "{out}");
+    assert!(words.contains(&vec!["boottime", "864000", "0"]), "{out}");
+    let uptime: u64 = out.lines().last().unwrap().parse().unwrap();
+    assert!(uptime >= 864000, "uptime {uptime}");
+}
+
+#[test]
+fn joining_namespaces_by_path() {
+    // A host process in its own net, uts and pid namespaces to join.
+    let mut holder = std::process::Command::new("unshare")
+        .args([
+            "--net",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "hostname joined-host; sleep 100",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = loop {
+        let kids = std::fs::read_to_string(format!(
+            "/proc/{}/task/{}/children",
+            holder.id(),
+            holder.id()
+        ))
+        .unwrap_or_default();
+        if let Some(p) = kids.split_whitespace().next() {
+            break p.to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let ns = |k: &str| format!("/proc/{pid}/ns/{k}");
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/pid; hostname",
+    ]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "network", "path": ns("net")},
+        {"type": "uts", "path": ns("uts")},
+        {"type": "pid", "path": ns("pid_for_children")},
+        {"type": "mount"}, {"type": "ipc"}
+    ]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    // sysfs needs a net namespace of our own; this one is joined.
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "sysfs");
+    let out = b.run_ok();
+    let want_net = std::fs::read_link(ns("net")).unwrap();
+    let want_pid = std::fs::read_link(ns("pid")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], want_net.to_str().unwrap());
+    assert_eq!(lines[1], want_pid.to_str().unwrap());
+    assert_eq!(lines[2], "joined-host");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /dev/null",
+    ]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
+    ]);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(words(lines[0]), ["0", "100000", "65536"]);
+    assert_eq!(words(lines[1]), ["0", "100000", "65536"]);
+    assert_eq!(lines[2], "0");
+    // /dev/null is the host's node bound in (mknod is not allowed).
+    assert!(lines[3].starts_with("crw-rw-rw-"), "{}", lines[3]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn mounts_with_options_and_propagation() {
+    let host_dir = std::env::temp_dir().join(unique("bindsrc"));
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("file"), "from host\n").unwrap();
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "cat /data/ro/file; touch /data/ro/x 2>&1 | grep -c Read-only; cat /etc/hostfile; grep -E ' /(data/tmp|data/ro) ' /proc/self/mountinfo",
+    ]);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/data/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["noexec", "nosuid", "size=1m", "mode=700", "rprivate"]}));
+    mounts.push(json!({"destination": "/data/ro", "type": "bind", "source": host_dir, "options": ["rbind", "ro", "nodev"]}));
+    mounts.push(json!({"destination": "/etc/hostfile", "type": "bind", "source": host_dir.join("file"), "options": ["bind"]}));
+    b.config["root"]["readonly"] = json!(false);
+    b.own_rootfs();
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "from host");
+    assert_eq!(lines[1], "1");
+    assert_eq!(lines[2], "from host");
+    let tmp = lines.iter().find(|l| l.contains(" /data/tmp ")).unwrap();
+    assert!(
+        tmp.contains("noexec")
+            && tmp.contains("nosuid")
+            && tmp.contains("size=1024k")
+            && tmp.contains("mode=700"),
+        "{tmp}"
+    );
+    let ro = lines.iter().find(|l| l.contains(" /data/ro ")).unwrap();
+    assert!(ro.contains(" ro,") && ro.contains("nodev"), "{ro}");
+    std::fs::remove_dir_all(&host_dir).unwrap();
+}
+
+#[test]
+fn tmpcopyup_copies_the_image_content() {
+    let mut b = bundle(&["cat", "/etc/copied/hello"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/etc/copied", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    let r = b.own_rootfs();
+    std::fs::create_dir_all(r.join("etc/copied")).unwrap();
+    std::fs::write(r.join("etc/copied/hello"), "image content\n").unwrap();
+    assert_eq!(b.run_ok(), "image content\n");
+}
+
+#[test]
+fn dev_has_default_devices_links_and_config_devices() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "ls -ln /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/mydev | tr -s ' ' | cut -d' ' -f1,3,4,5,6,10; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done",
+    ]);
+    b.config["linux"]["devices"] = json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 384, "uid": 7, "gid": 8}]);
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..7],
+        [
+            "crw-rw-rw- 0 0 1, 7 /dev/full",
+            "crw------- 7 8 1, 3 /dev/mydev",
+            "crw-rw-rw- 0 0 1, 3 /dev/null",
+            "crw-rw-rw- 0 0 1, 8 /dev/random",
+            "crw-rw-rw- 0 0 5, 0 /dev/tty",
+            "crw-rw-rw- 0 0 1, 9 /dev/urandom",
+            "crw-rw-rw- 0 0 1, 5 /dev/zero",
+        ]
+    );
+    assert_eq!(
+        lines[7..],
+        [
+            "pts/ptmx",
+            "/proc/self/fd",
+            "/proc/self/fd/0",
+            "/proc/self/fd/1",
+            "/proc/self/fd/2"
+        ]
+    );
+}
+
+#[test]
+fn masked_readonly_paths_and_readonly_root() {
+    let b = bundle(&[
+        "sh",
+        "-c",
+        "wc -c < /proc/keys; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo ro-sys; touch /newfile 2>/dev/null || echo ro-root; touch /tmp/ok && echo tmp-rw",
+    ]);
+    let out = b.run_ok();
+    assert_eq!(out, "0\n0\nro-sys\nro-root\ntmp-rw\n");
+}
+
+#[test]
+fn sysctl_in_the_container_namespaces_only() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni",
+    ]);
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
+    let host_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    assert_eq!(b.run_ok(), "1\n1234\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_before
+    );
+}
+
+#[test]
+fn preserved_fds_pass_and_others_do_not() {
+    let b = bundle(&[
+        "sh",
+        "-c",
+        "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3",
+    ]);
+    b.write();
+    let f3 = std::fs::File::open(b.dir.join("config.json")).unwrap();
+    let f4 = std::fs::File::open("/etc/hostname").unwrap();
+    use std::os::fd::AsRawFd;
+    let (r3, r4) = (f3.as_raw_fd(), f4.as_raw_fd());
+    let mut cmd = b.cmd(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "-b",
+        b.dir.to_str().unwrap(),
+        &b.id,
+    ]);
+    // SAFETY (test): dup2 in the child between fork and exec only.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            for (from, to) in [(r3, 3), (r4, 4)] {
+                if from != to && libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::fcntl(to, libc::F_SETFD, 0);
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // ls itself opens one fd for the directory it lists.
+    assert!(text.starts_with("0 1 2 3 "), "{text}");
+    assert!(!text.starts_with("0 1 2 3 4 5"), "fd 4 leaked: {text}");
+    assert!(text.contains("\"ociVersion\""), "{text}");
+}
+
+#[test]
+fn no_pivot_runs_the_container_too() {
+    let b = bundle(&["sh", "-c", "cat /proc/self/mountinfo | head -1"]);
+    b.write();
+    let out = b
+        .cmd(&["run", "--no-pivot", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}

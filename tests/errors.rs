@@ -1,0 +1,290 @@
+//! Bad input: each failure names what failed, where and why, on stderr
+//! and as one JSON line in --log, and leaves nothing behind.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Stdio;
+
+/// create must fail with all of `words` in its message and leave nothing.
+fn create_fails(b: &Bundle, words: &[&str]) -> String {
+    let out = b.create(&[]);
+    let e = stderr(&out);
+    assert!(!out.status.success(), "create succeeded unexpectedly");
+    for w in words {
+        assert!(e.contains(w), "{w:?} not in {e:?}");
+    }
+    b.assert_no_leftovers();
+    e
+}
+
+#[test]
+fn missing_config() {
+    let b = bundle(&["true"]);
+    let out = b
+        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("config.json: no such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn unreadable_config() {
+    let b = bundle(&["true"]);
+    std::fs::create_dir(b.dir.join("config.json")).unwrap();
+    let out = b
+        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("config.json: is a directory"),
+        "{}",
+        stderr(&out)
+    );
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn invalid_json_and_wrong_types() {
+    let b = bundle(&["true"]);
+    std::fs::write(b.dir.join("config.json"), "{\"ociVersion\": \"1.0\",").unwrap();
+    let out = b
+        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("invalid JSON"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+    let mut b = bundle(&["true"]);
+    b.config["process"]["user"]["uid"] = json!("root");
+    create_fails(&b, &["process.user.uid", "invalid type"]);
+}
+
+#[test]
+fn relative_paths_where_absolute_are_required() {
+    let mut b = bundle(&["true"]);
+    b.config["process"]["cwd"] = json!("relative");
+    create_fails(&b, &["process.cwd", "absolute"]);
+    let mut b = bundle(&["true"]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "data", "type": "tmpfs", "source": "tmpfs"}));
+    create_fails(&b, &["mounts[7]", "absolute"]);
+    let mut b = bundle(&["true"]);
+    b.config["hooks"] = json!({"prestart": [{"path": "bin/hook"}]});
+    create_fails(&b, &["hooks.prestart[0].path", "absolute"]);
+}
+
+#[test]
+fn missing_rootfs() {
+    let mut b = bundle(&["true"]);
+    b.config["root"]["path"] = json!("/nonexistent/rootfs");
+    create_fails(
+        &b,
+        &[
+            "root.path",
+            "/nonexistent/rootfs",
+            "no such file or directory",
+        ],
+    );
+}
+
+#[test]
+fn entrypoint_missing_or_not_executable() {
+    let b = bundle(&["no-such-program"]);
+    create_fails(
+        &b,
+        &["exec: \"no-such-program\": executable file not found in $PATH"],
+    );
+    let b = bundle(&["/bin/nope"]);
+    create_fails(&b, &["/bin/nope", "no such file or directory"]);
+    let b = bundle(&["/etc/passwd"]);
+    create_fails(&b, &["/etc/passwd", "permission denied"]);
+}
+
+#[test]
+fn duplicate_and_invalid_ids() {
+    let b = bundle(&["sleep", "10"]);
+    assert!(b.create(&[]).status.success());
+    let again = b.create(&[]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        b.state()["status"],
+        "created",
+        "the first container is untouched"
+    );
+    b.ok(&["delete", &b.id]);
+    for bad in ["a/b", "..", "../x"] {
+        let out = b
+            .cmd(&["create", "-b", b.dir.to_str().unwrap(), bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("invalid container id"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!b.root.join("b").exists() && !b.dir.join("x").exists());
+}
+
+#[test]
+fn unknown_id_for_every_command() {
+    let b = bundle(&["true"]);
+    for args in [
+        vec!["start", "ghost"],
+        vec!["state", "ghost"],
+        vec!["kill", "ghost"],
+        vec!["delete", "ghost"],
+    ] {
+        let out = b.cmd(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("container ghost does not exist"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn user_namespace_without_mappings() {
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    create_fails(&b, &["linux.uidMappings", "needs uid mappings"]);
+}
+
+#[test]
+fn mount_destination_symlink_is_resolved_inside_the_rootfs() {
+    let outside = std::env::temp_dir().join(unique("outside"));
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("keep"), "host\n").unwrap();
+    let mut b = bundle(&["sh", "-c", "ls /evil/; ls /trap-target"]);
+    let r = b.own_rootfs();
+    // Absolute and relative escapes: both must land inside the rootfs.
+    std::os::unix::fs::symlink(&outside, r.join("evil")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../../trap-target", r.join("trap")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"}));
+    mounts.push(json!({"destination": "/trap", "type": "tmpfs", "source": "tmpfs"}));
+    b.config["root"]["readonly"] = json!(false);
+    let out = b.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The host directory still holds its file: nothing was mounted over it.
+    assert_eq!(
+        std::fs::read_to_string(outside.join("keep")).unwrap(),
+        "host\n"
+    );
+    assert!(!std::path::Path::new("/trap-target").exists());
+    // The container saw both mounts (its ls of each succeeded), made at
+    // the symlinks' targets inside its own tree (/tmp is its tmpfs).
+    assert!(
+        r.join("trap-target").is_dir(),
+        "target made inside the rootfs"
+    );
+    std::fs::remove_dir_all(&outside).unwrap();
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn errors_are_one_json_line_in_the_log() {
+    let b = bundle(&["no-such-program"]);
+    b.write();
+    let log = b.dir.join("log.json");
+    // A stale line from an earlier call must not be mistaken for ours.
+    std::fs::write(
+        &log,
+        "{\"level\":\"info\",\"msg\":\"old\",\"time\":\"x\"}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(berth())
+        .arg("--root")
+        .arg(&b.root)
+        .arg("--log")
+        .arg(&log)
+        .args([
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &b.id,
+        ])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("executable file not found"),
+        "{v}"
+    );
+    assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    assert!(stderr(&out).contains("executable file not found"));
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    let mut b = bundle(&["true"]);
+    b.config["process"]["terminal"] = json!(true);
+    create_fails(&b, &["process.terminal", "console-socket"]);
+}
+
+#[test]
+fn failures_inside_the_init_roll_back() {
+    // Fails late: after cgroups, namespaces and mounts exist.
+    let mut b = bundle(&["true"]);
+    b.config["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": u64::MAX}]);
+    create_fails(
+        &b,
+        &["setrlimit", "RLIMIT_NOFILE", "operation not permitted"],
+    );
+    let mut b = bundle(&["true"]);
+    b.own_rootfs();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/x", "type": "nosuchfs", "source": "none"}));
+    create_fails(&b, &["mounts[7]", "mount nosuchfs", "no such device"]);
+}
+
+#[test]
+fn host_sysctls_and_unsupported_features_are_refused() {
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["sysctl"] = json!({"kernel.panic": "1"});
+    create_fails(&b, &["linux.sysctl.kernel.panic"]);
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    create_fails(&b, &["linux.seccomp", "not implemented"]);
+    let out = std::process::Command::new(berth())
+        .args(["--systemd-cgroup", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("systemd"), "{}", stderr(&out));
+}

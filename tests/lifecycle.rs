@@ -1,0 +1,320 @@
+//! create / start / state / kill / delete / run / list, as engines and
+//! people drive them.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn wait_status(b: &Bundle, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = b.state();
+        if s["status"] == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "status stuck at {s}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn run_returns_output_and_exit_code() {
+    let b = bundle(&["sh", "-c", "echo hello; echo oops >&2; exit 3"]);
+    let out = b.run();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "hello\n");
+    assert_eq!(stderr(&out), "oops\n");
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn run_forwards_signals_and_returns_128_plus_n() {
+    // Without a pid namespace the program is not an init, so TERM's
+    // default action applies.
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]);
+    b.write();
+    let child = b
+        .cmd(&["run", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the container is running, then TERM berth itself.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.cmd(&["state", &b.id]).output().unwrap().stdout.is_empty()
+        || b.state()["status"] != "running"
+    {
+        assert!(Instant::now() < deadline, "container never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + 15));
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn create_start_kill_delete_with_states_and_pid_file() {
+    let b = bundle(&["sleep", "100"]);
+    let pid_file = b.dir.join("pid");
+    let out = b.create(&["--pid-file", pid_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(pid_text.chars().all(|c| c.is_ascii_digit()), "{pid_text:?}");
+    let s = b.state();
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["pid"].to_string(), pid_text);
+    assert_eq!(s["id"], b.id.as_str());
+    assert_eq!(s["bundle"], b.dir.to_str().unwrap());
+    assert_eq!(s["ociVersion"], "1.2.0");
+    assert_eq!(s["owner"], "root");
+    assert!(s["created"].as_str().unwrap().ends_with('Z'));
+    for d in b.cgroup_dirs() {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid_text),
+            "{} lacks the init",
+            d.display()
+        );
+    }
+    b.ok(&["start", &b.id]);
+    assert_eq!(b.state()["status"], "running");
+    let again = b.cmd(&["start", &b.id]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already running"),
+        "{}",
+        stderr(&again)
+    );
+    let del = b.cmd(&["delete", &b.id]).output().unwrap();
+    assert!(!del.status.success());
+    assert!(stderr(&del).contains("not stopped"), "{}", stderr(&del));
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_status(&b, "stopped");
+    let k = b.cmd(&["kill", &b.id, "TERM"]).output().unwrap();
+    assert!(!k.status.success());
+    assert!(
+        stderr(&k).contains("container not running"),
+        "{}",
+        stderr(&k)
+    );
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn a_created_container_can_be_deleted_without_starting() {
+    let b = bundle(&["true"]);
+    assert!(b.create(&[]).status.success());
+    let pid = b.state()["pid"].as_i64().unwrap();
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "init still alive: {stat}"
+    );
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_ignores_missing_ones() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["start", &b.id]);
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+    b.ok(&["delete", "--force", &b.id]);
+    let out = b.cmd(&["delete", &b.id]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"));
+}
+
+#[test]
+fn run_detached_then_list() {
+    let b = bundle(&["sleep", "100"]);
+    b.write();
+    let out = b
+        .cmd(&["run", "-d", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.state()["status"], "running");
+    assert_eq!(b.ok(&["list", "-q"]), format!("{}\n", b.id));
+    let table = b.ok(&["list"]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ID"));
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&b.id) && row.contains("running"), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&b.ok(&["list", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["id"], b.id.as_str());
+    assert_eq!(json[0]["status"], "running");
+    // runc's single-dash spelling of global flags.
+    let single = std::process::Command::new(berth())
+        .arg("-root")
+        .arg(&b.root)
+        .args(["state", &b.id])
+        .output()
+        .unwrap();
+    assert!(single.status.success(), "{}", stderr(&single));
+    b.ok(&["kill", &b.id, "9"]);
+    wait_status(&b, "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let b = bundle(&["true"]);
+    b.write();
+    let out = b
+        .cmd(&["run", "--keep", "-b", b.dir.to_str().unwrap(), &b.id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.state()["status"], "stopped");
+    assert_eq!(b.state()["pid"], 0);
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state_on_stdin() {
+    let b = bundle(&["true"]);
+    let mut b = b;
+    let log = b.dir.join("hooks.log");
+    let hook = |stage: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{stage} $s\" >> {}", log.display())]});
+    // createContainer and startContainer run in the container's mount
+    // namespace; the log path is on the host, reachable before pivot_root
+    // for createContainer. startContainer writes to the container's /tmp.
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /tmp/start.log"]}],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    });
+    b.write();
+    assert!(b.create(&[]).status.success());
+    let pid = b.state()["pid"].as_i64().unwrap();
+    b.ok(&["start", &b.id]);
+    b.ok(&["delete", "--force", &b.id]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let stages: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        stages,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    for line in text.lines() {
+        let (stage, json) = line.split_once(' ').unwrap();
+        let s: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(s["id"], b.id.as_str(), "{stage}");
+        let want = match stage {
+            "poststart" => "running",
+            "poststop" => "stopped",
+            _ => "creating",
+        };
+        assert_eq!(s["status"], want, "{stage}");
+        if stage != "poststop" {
+            assert_eq!(s["pid"], pid, "{stage}");
+        }
+    }
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn start_container_hook_runs_inside_the_container() {
+    let mut b = bundle(&["cat", "/tmp/start.log"]);
+    b.config["hooks"] = json!({
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"$s\" > /tmp/start.log"]}]
+    });
+    let out = b.run_ok();
+    let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(s["id"], b.id.as_str());
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn a_failing_hook_fails_create_and_leaves_nothing() {
+    for stage in ["prestart", "createRuntime", "createContainer"] {
+        let mut b = bundle(&["true"]);
+        b.config["hooks"] = json!({stage: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]});
+        let out = b.create(&[]);
+        assert!(!out.status.success(), "{stage}");
+        let e = stderr(&out);
+        assert!(
+            e.contains(&format!("{stage} hook #0")) && e.contains("exit status 7"),
+            "{e}"
+        );
+        b.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn hook_timeout_is_enforced() {
+    let mut b = bundle(&["true"]);
+    b.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    let t = Instant::now();
+    let out = b.create(&[]);
+    assert!(!out.status.success());
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn version_and_features() {
+    let out = std::process::Command::new(berth())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("berth version "), "{text}");
+    assert!(lines[1].starts_with("commit: "), "{text}");
+    assert!(lines[2].starts_with("spec: "), "{text}");
+    let out = std::process::Command::new(berth())
+        .arg("features")
+        .output()
+        .unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn spec_writes_a_config_that_runs() {
+    let b = bundle(&["true"]);
+    let d = b.dir.join("specdir");
+    std::fs::create_dir(&d).unwrap();
+    b.ok(&["spec", "--bundle", d.to_str().unwrap()]);
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["process"]["args"], json!(["sh"]));
+    assert_eq!(c["process"]["terminal"], true);
+    let again = b
+        .cmd(&["spec", "--bundle", d.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "spec must not overwrite config.json"
+    );
+}
