@@ -2,8 +2,8 @@
 
 PREFIX      ?= /usr/local
 CARGO       ?= cargo
-RELEASE     := target/release/berth
-DEBUG       := target/debug/berth
+RELEASE     := target/x86_64-unknown-linux-gnu/release/berth
+DEBUG       := target/x86_64-unknown-linux-gnu/debug/berth
 ROOTFS      := target/test-rootfs
 SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle

@@ -24,6 +24,9 @@ struct Logger {
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 pub fn init(path: Option<&str>, format: Format, debug: bool) -> crate::error::Result<()> {
+    if debug {
+        START.get_or_init(std::time::Instant::now);
+    }
     let file = match path {
         Some(p) if !p.is_empty() => Some(
             std::fs::OpenOptions::new()
@@ -97,6 +100,17 @@ pub fn error(msg: &str) {
 pub fn warn(msg: &str) {
     emit("warning", msg, true);
 }
+
+/// With --debug, log how far into the command a step was reached (in
+/// microseconds): where the time of a create goes, without a profiler.
+pub fn step(what: &str) {
+    if LOGGER.get().is_some_and(|l| l.debug) {
+        let us = START.get().map_or(0, |t| t.elapsed().as_micros());
+        debug(&format!("{what} at {us}us"));
+    }
+}
+
+static START: OnceLock<std::time::Instant> = OnceLock::new();
 
 pub fn debug(msg: &str) {
     if LOGGER.get().is_some_and(|l| l.debug) {

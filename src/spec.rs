@@ -86,10 +86,13 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
 fn known_capability(name: &str) -> Option<caps::Capability> {
     let canonical = caps::to_canonical(name);
     let cap = caps::Capability::from_str(&canonical).ok()?;
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u8>().ok())
-        .unwrap_or(40);
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    let last = *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse::<u8>().ok())
+            .unwrap_or(40)
+    });
     (cap.index() <= last).then_some(cap)
 }
 

@@ -288,3 +288,31 @@ fn host_sysctls_and_unsupported_features_are_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("systemd"), "{}", stderr(&out));
 }
+
+#[test]
+fn cwd_through_a_leaked_fd_is_refused() {
+    // CVE-2024-21626: while the init sets up, it holds fds on host
+    // directories (cgroups, /proc, the state dir). A cwd naming one of them
+    // through /proc/self/fd must never put the process outside its root.
+    for n in 3..10 {
+        let mut b = bundle(&["pwd"]);
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
+        b.config["root"]["readonly"] = json!(false);
+        b.own_rootfs();
+        let out = b.run();
+        if out.status.success() {
+            let pwd = stdout(&out);
+            assert!(
+                pwd.starts_with('/') && !pwd.contains("unreachable") && !pwd.contains("cgroup"),
+                "fd {n}: cwd escaped to {pwd:?}"
+            );
+        } else {
+            assert!(
+                stderr(&out).contains("process.cwd"),
+                "fd {n}: {}",
+                stderr(&out)
+            );
+        }
+        b.assert_no_leftovers();
+    }
+}

@@ -318,3 +318,44 @@ fn spec_writes_a_config_that_runs() {
         "spec must not overwrite config.json"
     );
 }
+
+#[test]
+fn quick_exits_are_never_lost() {
+    // A container that exits at once races berth's wait: its SIGCHLD must
+    // not be missed (a peer once hung here).
+    for i in 0..20 {
+        let b = bundle(&["sh", "-c", &format!("exit {}", i % 5)]);
+        let out = b.run();
+        assert_eq!(out.status.code(), Some(i % 5), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn commands_on_other_containers_do_not_wait_for_a_busy_one() {
+    // A slow createRuntime hook holds container A's create; B's whole
+    // lifecycle must go on meanwhile.
+    let mut a = bundle(&["true"]);
+    a.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]});
+    a.write();
+    let mut slow = a
+        .cmd(&["create", "-b", a.dir.to_str().unwrap(), &a.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    let mut b = bundle(&["true"]);
+    b.root = a.root.clone();
+    let out = b.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["list", "-q"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        t.elapsed()
+    );
+    assert!(slow.wait().unwrap().success());
+    a.ok(&["delete", &a.id]);
+}

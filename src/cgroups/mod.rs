@@ -146,10 +146,20 @@ pub fn own_path(proc_cgroup: &str, h: &Hierarchy) -> Option<String> {
 /// cgroupsPath from each hierarchy's root; a relative one (or the default,
 /// the container id) under berth's own cgroup there, as runc does.
 pub fn locate(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").sys("read", "/proc/self/mountinfo")?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").sys("read", "/proc/self/cgroup")?;
+    let mountinfo = read_proc("/proc/self/mountinfo")?;
+    let own = read_proc("/proc/self/cgroup")?;
     locate_in(&parse_mountinfo(&mountinfo), &own, cgroups_path, id)
+}
+
+/// procfs files report size 0: read them with one large buffer rather
+/// than the small growing reads read_to_string starts with.
+fn read_proc(path: &str) -> Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut buf))
+        .sys("read", path)?;
+    String::from_utf8(buf).map_err(|_| Error::msg(format!("{path} is not UTF-8")))
 }
 
 pub fn locate_in(

@@ -42,7 +42,9 @@ pub fn default_config(rootless: bool) -> Value {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]})
     };
     let mut config = json!({
-        "ociVersion": crate::SPEC_VERSION,
+        // The oldest version that has every field written here, so that
+        // runtimes which only take 1.0.x (crun 1.8) run the bundle too.
+        "ociVersion": "1.0.2",
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

@@ -37,6 +37,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
 
     // Cgroups first, while our credentials are still the host's.
     ctx.cgroup.join_v1_self()?;
+    crate::logging::step("init: joined cgroups");
 
     let state = match ctx.chan.recv()? {
         Some(Msg::Go { state, .. }) => state,
@@ -72,6 +73,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // The root filesystem, still reachable from the host's tree.
     let root = rootfs::prepare_root(b)?;
     rootfs::mount_all(b, root.as_fd(), &ctx.cgroup.mount_sources(), in_userns)?;
+    crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
     mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)
         .map_err(|e| e.context("process.cwd"))?;
@@ -114,9 +116,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         }
     }
     hooks::run_all("createContainer", &list("createContainer"), &state)?;
+    crate::logging::step("init: paths masked, hooks run");
 
     drop(root);
     rootfs::switch_root(&b.rootfs, ctx.no_pivot)?;
+    crate::logging::step("init: root switched");
     if b.spec
         .root()
         .as_ref()
@@ -150,6 +154,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
     process::set_user_and_caps(p, &b.caps)?;
+    crate::logging::step("init: user and capabilities set");
 
     // Nothing but stdio and the preserved fds may survive the exec.
     sys::keep_across_exec(ctx.keep_fds as i32).sys("keep preserved fds", ctx.keep_fds)?;

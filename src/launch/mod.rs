@@ -88,6 +88,7 @@ pub fn create(o: &Options) -> Result<Created> {
     // 1. Everything that can be checked without side effects.
     spec::validate_id(o.id)?;
     let bundle = spec::load_bundle(o.bundle)?;
+    crate::logging::step("config loaded");
     if bundle.process.terminal().unwrap_or(false) {
         return Err(Error::config(
             "process.terminal",
@@ -126,6 +127,7 @@ pub fn create(o: &Options) -> Result<Created> {
 
     // 3. The container's cgroups.
     cgroup.create()?;
+    crate::logging::step("cgroups created");
     undo.cgroup = Some(cgroup.clone());
 
     // 4. The create/start barrier: the init reads it, `start` writes it.
@@ -168,6 +170,7 @@ pub fn create(o: &Options) -> Result<Created> {
     };
     let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
     undo.init = Some((pid, pidfd));
+    crate::logging::step("init cloned");
     drop(child_ch);
     drop(fifo);
 
@@ -199,6 +202,7 @@ pub fn create(o: &Options) -> Result<Created> {
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;
+    crate::logging::step("state saved");
     let creating = state::oci_state(&saved, "creating");
     parent_ch.send(&Msg::Go {
         pid,
@@ -233,6 +237,7 @@ pub fn create(o: &Options) -> Result<Created> {
         }
     }
 
+    crate::logging::step("init ready");
     // 9. Engines read the pid file as soon as create returns.
     if let Some(p) = o.pid_file {
         write_pid_file(p, pid)?;

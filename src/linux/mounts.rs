@@ -191,6 +191,18 @@ const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 /// outside (absolute, or with enough `..`) lands inside instead; what is
 /// missing at its target is created there, as runc does.
 pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
+    // Most paths exist: one confined lookup does it.
+    match sys::openat2(
+        root,
+        &dot(&[path.trim_start_matches('/').to_string()]),
+        libc::O_PATH,
+        0,
+        IN_ROOT,
+    ) {
+        Ok(fd) => return Ok(fd),
+        Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(Error::sys("open in rootfs", path, e)),
+    }
     let mut todo: std::collections::VecDeque<String> = path
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -274,10 +286,11 @@ pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedF
 
 /// A relative path for openat2: "." for the root itself.
 fn dot(parts: &[String]) -> String {
-    if parts.is_empty() {
+    let joined = parts.join("/");
+    if joined.is_empty() {
         ".".into()
     } else {
-        parts.join("/")
+        joined
     }
 }
 
@@ -429,20 +442,17 @@ pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf
             for (name, host) in cgroup_sources {
                 let dest = format!("{}/{}", m.dest.trim_end_matches('/'), name);
                 let t = resolve_create(root, &dest, Want::Dir)?;
-                let flags = m.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-                bind(host, t.as_fd(), false, flags, root, &dest)?;
+                bind(host, t.as_fd(), false, MsFlags::empty(), root, &dest)?;
             }
+            // One recursive mount_setattr applies the options to the tmpfs
+            // and every hierarchy under it.
+            let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
             if m.flags.contains(MsFlags::MS_RDONLY) {
-                let top = resolve_create(root, &m.dest, Want::Dir)?;
-                remount(
-                    top.as_fd(),
-                    MsFlags::MS_RDONLY
-                        | MsFlags::MS_NOSUID
-                        | MsFlags::MS_NODEV
-                        | MsFlags::MS_NOEXEC,
-                    &m.dest,
-                )?;
+                set |= sys::MOUNT_ATTR_RDONLY;
             }
+            let top = resolve_create(root, &m.dest, Want::Dir)?;
+            sys::mount_setattr_recursive(top.as_fd(), set)
+                .sys("set options of cgroup mount", &m.dest)?;
         }
     }
     if !m.propagation.is_empty() {
