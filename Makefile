@@ -8,7 +8,7 @@ ROOTFS      := target/test-rootfs
 SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
-APT_TEST    := busybox-static gcc
+APT_TEST    := busybox-static gcc libc6-dev
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
 .PHONY: all build install test unit integration lint demo bench deps deps-bench clean
