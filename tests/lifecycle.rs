@@ -359,3 +359,15 @@ fn commands_on_other_containers_do_not_wait_for_a_busy_one() {
     assert!(slow.wait().unwrap().success());
     a.ok(&["delete", &a.id]);
 }
+
+#[test]
+fn term_ends_a_created_container() {
+    // Podman's stop is TERM, then KILL after a timeout: a created
+    // container must not make it wait.
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["kill", &b.id, "TERM"]);
+    wait_status(&b, "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}

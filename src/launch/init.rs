@@ -20,7 +20,7 @@ pub fn run(ctx: &InitContext) -> ! {
             // The parent may be waiting on the barrier's other side (after
             // start), in which case stderr is all there is.
             if ctx.chan.send(&Msg::Error(e.to_string())).is_err() {
-                eprintln!("berth: {e}");
+                crate::logging::error(&e.to_string());
             }
             sys::exit_now(127)
         }
@@ -31,6 +31,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let b = ctx.bundle;
     let linux = b.spec.linux().as_ref();
     let _ = nix::sys::prctl::set_name(c"berth:init");
+    // Until exec, /proc/<this pid>/exe is the host's berth binary: keep it
+    // out of reach of anything that can see us (a shared pid namespace),
+    // CVE-2019-5736. exec of the container's program resets this.
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     // Die with berth while it sets us up; cleared once we are "created".
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .sys("prctl", "PR_SET_PDEATHSIG")?;
@@ -160,6 +164,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     sys::keep_across_exec(ctx.keep_fds as i32).sys("keep preserved fds", ctx.keep_fds)?;
     sys::cloexec_from(3 + ctx.keep_fds).sys("close_range", "fds above stdio")?;
 
+    // A created container is waiting, not running its program: a TERM
+    // (or any other terminating signal) ends it, as it would runc's init.
+    // exec resets these handlers.
+    sys::exit_on_signals()?;
     nix::sys::prctl::set_pdeathsig(None).sys("prctl", "PR_SET_PDEATHSIG")?;
     ctx.chan.send(&Msg::Ready)?;
 

@@ -262,3 +262,33 @@ pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64) -> nix::Result<()> {
     };
     Errno::result(r).map(drop)
 }
+
+extern "C" fn exit_128_plus(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Let the usual terminating signals end this process even as the init
+/// of a pid namespace (which ignores signals it has no handler for).
+pub fn exit_on_signals() -> crate::error::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let act = SigAction::new(
+        SigHandler::Handler(exit_128_plus),
+        SaFlags::empty(),
+        SigSet::all(),
+    );
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+    ] {
+        // SAFETY: the handler only calls _exit, which is async-signal-safe.
+        unsafe { sigaction(sig, &act) }
+            .map_err(|e| crate::error::Error::sys("sigaction", sig, e))?;
+    }
+    Ok(())
+}
