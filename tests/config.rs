@@ -439,3 +439,28 @@ fn no_pivot_runs_the_container_too() {
     assert!(out.status.success(), "{}", stderr(&out));
     b.assert_no_leftovers();
 }
+
+#[test]
+fn socket_activation_fds_are_passed_on() {
+    // systemd hands berth LISTEN_FDS fds for its own pid; the container's
+    // init (pid 1) gets them with LISTEN_PID=1.
+    let b = bundle(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+    b.write();
+    std::fs::write(b.dir.join("sock"), "activated\n").unwrap();
+    let script = format!(
+        "exec 3<{sock}; LISTEN_PID=$$ LISTEN_FDS=1 exec {berth} --root {root} run -b {dir} {id}",
+        sock = b.dir.join("sock").display(),
+        berth = berth(),
+        root = b.root.display(),
+        dir = b.dir.display(),
+        id = b.id
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1 1\nactivated\n");
+    b.assert_no_leftovers();
+}

@@ -32,6 +32,18 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         })?;
     f.write_all(b"0").sys("write", fifo.display())?;
     std::fs::remove_file(&fifo).sys("remove", fifo.display())?;
+    crate::logging::debug(&format!("container {id} started"));
+    let poststart = c
+        .saved
+        .hooks
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+        .unwrap_or_default();
+    if poststart.is_empty() {
+        // Like runc, return once the init is released; only poststart
+        // hooks need the program to have been exec'd.
+        return Ok(());
+    }
     // The init holds the only read end, close-on-exec: POLLERR on our
     // write end means it has exec'd (or died).
     loop {
@@ -49,14 +61,9 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
             }
         }
     }
-    crate::logging::debug(&format!("container {id} started"));
-    if let Some(h) = &c.saved.hooks
-        && let Some(list) = h.poststart()
-    {
-        // The spec: a failing poststart hook is logged, and start goes on.
-        if let Err(e) = crate::hooks::run_all("poststart", list, &c.oci_state("running")) {
-            crate::logging::warn(&e.to_string());
-        }
+    // The spec: a failing poststart hook is logged, and start goes on.
+    if let Err(e) = crate::hooks::run_all("poststart", &poststart, &c.oci_state("running")) {
+        crate::logging::warn(&e.to_string());
     }
     Ok(())
 }
