@@ -11,7 +11,7 @@ SHARED      ?= ../shared
 APT_TEST    := busybox-static gcc libc6-dev
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
-.PHONY: all build install test unit integration lint demo bench deps deps-bench clean
+.PHONY: all build install test lint demo bench conformance deps deps-bench clean
 
 all: build
 
@@ -37,14 +37,24 @@ $(SUBREAPER): tests/subreaper.c | deps
 	gcc -O2 -Wall -o $@ $<
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The whole suite: style, unit tests, and integration tests that run the
 # real binary as root on busybox bundles, under a subreaper as engines run
 # runtimes (orphaned container inits are reaped at once).
 test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
 	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
+	$(MAKE) --no-print-directory conformance
+
+# conformance/: oci-check inside the container checks every config field
+# it was started with; RUNTIME=runc (or crun, ...) runs the same suite on
+# another runtime.
+RUNTIME ?= $(CURDIR)/$(DEBUG)
+CONFORMANCE := target/x86_64-unknown-linux-gnu/debug/oci-conformance
+conformance: $(ROOTFS)/bin/busybox $(SUBREAPER)
+	$(CARGO) build --workspace
+	$(SUBREAPER) $(CONFORMANCE) --runtime $(RUNTIME) --rootfs $(ROOTFS)
 
 # Build berth, make a busybox bundle and run a container from it.
 demo: deps build $(ROOTFS)/bin/busybox
