@@ -60,6 +60,14 @@ pub enum Command {
     Spec(SpecArgs),
     /// Print the features berth implements, as runtime-spec features JSON.
     Features,
+    /// Freeze every process of a running container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// List the processes of a container.
+    Ps(PsArgs),
+    /// Change a running container's resource limits.
+    Update(Box<UpdateArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +140,55 @@ pub struct ListArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Output format: table (ps output) or json (an array of pids).
+    #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    pub id: String,
+    /// Arguments for ps(1) in table format (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON from a file, or "-" for stdin.
+    #[arg(short = 'r', long)]
+    pub resources: Option<String>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit (bytes, or with a k/m/g/t suffix).
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited.
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
 pub struct SpecArgs {
     /// Directory to write config.json into.
     #[arg(short = 'b', long, default_value = ".")]
@@ -154,6 +211,21 @@ const VALUE_FLAGS: &[&str] = &[
     "pid-file",
     "preserve-fds",
     "format",
+    "resources",
+    "blkio-weight",
+    "cpu-period",
+    "cpu-quota",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cpu-share",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "kernel-memory",
+    "kernel-memory-tcp",
+    "pids-limit",
 ];
 const BOOL_FLAGS: &[&str] = &[
     "debug",
@@ -168,7 +240,7 @@ const BOOL_FLAGS: &[&str] = &[
     "force",
     "quiet",
 ];
-const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f"];
+const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f", "-r"];
 
 /// Rewrite runc's single-dash long flags (`-root`, `-log-format=json`) to
 /// `--root`, up to the first positional argument after the subcommand, so

@@ -97,5 +97,9 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::List(a) => commands::list::run(&g, &a),
         Command::Spec(a) => commands::spec::run(&a),
         Command::Features => commands::features::run(),
+        Command::Pause(a) => commands::pause::pause(&g, &a.id),
+        Command::Resume(a) => commands::pause::resume(&g, &a.id),
+        Command::Ps(a) => commands::ps::run(&g, &a),
+        Command::Update(a) => commands::update::run(&g, &a),
     }
 }

@@ -34,12 +34,16 @@ pub struct Saved {
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
     pub oci_version: String,
+    /// linux.resources as created and then updated.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -48,6 +52,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -165,6 +170,8 @@ impl Container {
             Status::Stopped
         } else if self.dir.join(FIFO).exists() {
             Status::Created
+        } else if self.saved.cgroup.is_frozen() {
+            Status::Paused
         } else {
             Status::Running
         }
@@ -245,6 +252,7 @@ mod tests {
             cgroup: Cgroup::default(),
             hooks: None,
             oci_version: "1.2.0".into(),
+            resources: None,
         }
     }
 

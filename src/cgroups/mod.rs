@@ -8,9 +8,34 @@
 //! A parent writing the child's pid to cgroup.procs instead waits for an
 //! RCU grace period (milliseconds on an idle machine).
 
+pub mod devices;
+pub mod v1;
+pub mod v2;
+
 use crate::error::{Error, Result, SysContext};
+use oci_spec::runtime::{LinuxDevice, LinuxResources};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// One cgroup file write: which controller's directory, which file, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    /// "" for a v2 core file (cgroup.*) that belongs to no controller.
+    pub controller: &'static str,
+    pub file: String,
+    pub value: String,
+}
+
+pub fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
+    let mut s = dev.to_string();
+    if let Some(h) = l.hca_handles() {
+        s.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = l.hca_objects() {
+        s.push_str(&format!(" hca_object={o}"));
+    }
+    s
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -265,6 +290,220 @@ impl Cgroup {
         Ok(())
     }
 
+    fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| !d.hierarchy.v2 && d.hierarchy.controllers.iter().any(|c| c == controller))
+            .map(|d| d.path.as_path())
+    }
+
+    /// The v2 directory if `controller` can be used there, enabling it in
+    /// the ancestors' cgroup.subtree_control when it is not yet.
+    fn v2_dir_with(&self, controller: &str) -> Result<Option<&Path>> {
+        let Some(d) = self.dirs.iter().find(|d| d.hierarchy.v2) else {
+            return Ok(None);
+        };
+        if controller.is_empty() {
+            return Ok(Some(d.path.as_path()));
+        }
+        let root_controllers =
+            std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
+                .unwrap_or_default();
+        if !root_controllers.split_whitespace().any(|c| c == controller) {
+            return Ok(None);
+        }
+        let mut chain: Vec<&Path> = d
+            .path
+            .ancestors()
+            .skip(1)
+            .take_while(|p| p.starts_with(&d.hierarchy.mountpoint))
+            .collect();
+        chain.reverse();
+        for dir in chain {
+            let f = dir.join("cgroup.subtree_control");
+            let now = std::fs::read_to_string(&f).unwrap_or_default();
+            if !now.split_whitespace().any(|c| c == controller) {
+                std::fs::write(&f, format!("+{controller}"))
+                    .sys("enable controller: write", f.display())?;
+            }
+        }
+        Ok(Some(d.path.as_path()))
+    }
+
+    fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
+        use std::io::Write;
+        let p = dir.join(file);
+        // No O_CREAT: a file the kernel lacks is ENOENT, not EACCES.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(value.as_bytes()))
+            .sys(&format!("write {value:?} to"), p.display())
+    }
+
+    /// Apply linux.resources. `devices` are the config's linux.devices,
+    /// which the device policy allows. On update only what is given is
+    /// written, and the device policy only when rules are given.
+    pub fn apply(&self, r: &LinuxResources, devices: &[LinuxDevice], update: bool) -> Result<()> {
+        let has_v1 = self.dirs.iter().any(|d| !d.hierarchy.v2);
+        if let Some(m) = r.memory()
+            && m.kernel().is_some()
+        {
+            crate::logging::warn(
+                "linux.resources.memory.kernel: kernel memory limits are deprecated and ignored, as runc does",
+            );
+        }
+        if update
+            && let Some(m) = r.memory()
+            && m.check_before_update() == Some(true)
+            && let Some(limit) = m.limit().filter(|l| *l >= 0)
+        {
+            self.check_usage_below(limit)?;
+        }
+        // (write, goes to the v2 hierarchy)
+        let writes: Vec<(FileWrite, bool)> = if has_v1 {
+            // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
+            // on the v2 one; the rest must be on v1.
+            let v2w: Vec<FileWrite> = if self.v2_dir().is_some() {
+                v2::writes(&v2_subset(r))?
+                    .into_iter()
+                    .filter(|w| self.v1_dir(w.controller).is_none())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut out: Vec<(FileWrite, bool)> = v1::writes(r)?
+                .into_iter()
+                .filter(|w| !v2w.iter().any(|x| x.controller == w.controller))
+                .map(|w| (w, false))
+                .collect();
+            out.extend(v2w.into_iter().map(|w| (w, true)));
+            out
+        } else {
+            v2::writes(r)?.into_iter().map(|w| (w, true)).collect()
+        };
+        let mut i = 0;
+        while i < writes.len() {
+            let (w, on_v2) = &writes[i];
+            let dir = if *on_v2 {
+                self.v2_dir_with(w.controller)?
+            } else {
+                self.v1_dir(w.controller)
+            };
+            let Some(dir) = dir else {
+                return Err(Error::msg(format!(
+                    "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
+                    if w.controller.is_empty() {
+                        "v2"
+                    } else {
+                        w.controller
+                    },
+                    w.file
+                )));
+            };
+            let r = Self::write_file(dir, &w.file, &w.value);
+            // Raising the memory limit above memory+swap fails until
+            // memory+swap is raised first.
+            if r.as_ref().err().and_then(|e| e.errno()) == Some(nix::errno::Errno::EINVAL)
+                && w.file == "memory.limit_in_bytes"
+                && let Some((sw, _)) = writes
+                    .get(i + 1)
+                    .filter(|(n, _)| n.file == "memory.memsw.limit_in_bytes")
+            {
+                Self::write_file(dir, &sw.file, &sw.value)?;
+                Self::write_file(dir, &w.file, &w.value)?;
+                i += 2;
+                continue;
+            }
+            r.map_err(|e| e.context("linux.resources"))?;
+            i += 1;
+        }
+        if !update || r.devices().is_some() {
+            self.apply_devices(r.devices().as_deref().unwrap_or_default(), devices)?;
+        }
+        Ok(())
+    }
+
+    fn check_usage_below(&self, limit: i64) -> Result<()> {
+        let usage = if let Some(d) = self.v1_dir("memory") {
+            std::fs::read_to_string(d.join("memory.usage_in_bytes"))
+        } else if let Some(d) = self.v2_dir() {
+            std::fs::read_to_string(d.join("memory.current"))
+        } else {
+            return Ok(());
+        };
+        let usage: i64 = usage.unwrap_or_default().trim().parse().unwrap_or(0);
+        if usage > limit {
+            return Err(Error::msg(format!(
+                "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn apply_devices(
+        &self,
+        config: &[oci_spec::runtime::LinuxDeviceCgroup],
+        devices: &[LinuxDevice],
+    ) -> Result<()> {
+        let Some(dir) = self.v1_dir("devices") else {
+            if self.v2_dir().is_some() {
+                crate::logging::debug(
+                    "device cgroup policy on cgroup v2 needs an eBPF program, which this berth does not load yet",
+                );
+            }
+            return Ok(());
+        };
+        for rule in devices::rules(config, devices) {
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            Self::write_file(dir, file, &rule.text)
+                .map_err(|e| e.context("linux.resources.devices"))?;
+        }
+        Ok(())
+    }
+
+    /// Freeze or thaw every process, waiting until the kernel says done.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let (dir, file, value, check, want) = if let Some(d) = self.v1_dir("freezer") {
+            let v = if frozen { "FROZEN" } else { "THAWED" };
+            (d, "freezer.state", v, "freezer.state", v)
+        } else if let Some(d) = self.v2_dir() {
+            let v = if frozen { "1" } else { "0" };
+            let want = if frozen { "frozen 1" } else { "frozen 0" };
+            (d, "cgroup.freeze", v, "cgroup.events", want)
+        } else {
+            return Err(Error::msg(
+                "no freezer: neither the v1 freezer controller nor cgroup v2 is mounted",
+            ));
+        };
+        for _ in 0..1000 {
+            Self::write_file(dir, file, value)?;
+            let now = std::fs::read_to_string(dir.join(check)).unwrap_or_default();
+            if now.lines().any(|l| l.trim() == want) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(Error::msg(format!(
+            "{} did not reach {want}",
+            dir.join(check).display()
+        )))
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        if let Some(d) = self.v1_dir("freezer") {
+            std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+        } else if let Some(d) = self.v2_dir() {
+            std::fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+        } else {
+            false
+        }
+    }
+
     /// Host paths to show in the container's cgroup mount.
     pub fn mount_sources(&self) -> Vec<(String, PathBuf)> {
         if self.dirs.len() == 1 && self.dirs[0].hierarchy.v2 {
@@ -336,6 +575,18 @@ fn rmdir_retry(p: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The parts of linux.resources that only v2 can carry on a hybrid host.
+fn v2_subset(r: &LinuxResources) -> LinuxResources {
+    let mut v = serde_json::json!({});
+    let full = serde_json::to_value(r).unwrap_or_default();
+    for k in ["hugepageLimits", "rdma", "unified"] {
+        if let Some(x) = full.get(k) {
+            v[k] = x.clone();
+        }
+    }
+    serde_json::from_value(v).unwrap_or_default()
 }
 
 /// A new v1 cpuset starts with no cpus or mems and refuses tasks: copy

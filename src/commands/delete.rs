@@ -16,11 +16,12 @@ pub fn run(g: &Global, a: &DeleteArgs) -> Result<i32> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&c)?,
-        Status::Running if a.force => kill_and_wait(&c)?,
-        Status::Running => {
+        Status::Running | Status::Paused if a.force => kill_and_wait(&c)?,
+        s @ (Status::Running | Status::Paused) => {
             return Err(Error::msg(format!(
-                "cannot delete container {} that is not stopped: running",
-                a.id
+                "cannot delete container {} that is not stopped: {}",
+                a.id,
+                s.as_str()
             )));
         }
     }
@@ -36,6 +37,10 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
     match sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
         Err(e) => return Err(Error::sys("kill", format!("container {}", c.saved.id), e)),
+    }
+    // A frozen process only dies once thawed.
+    if c.saved.cgroup.is_frozen() {
+        c.saved.cgroup.freeze(false)?;
     }
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(10_000u16)) {

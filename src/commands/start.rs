@@ -17,7 +17,9 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     let c = state::load(&g.root, id, true)?;
     match c.status() {
         Status::Created => {}
-        Status::Running => return Err(Error::msg("cannot start an already running container")),
+        Status::Running | Status::Paused => {
+            return Err(Error::msg("cannot start an already running container"));
+        }
         Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
     }
     let fifo = c.dir.join(state::FIFO);

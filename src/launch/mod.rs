@@ -100,17 +100,6 @@ pub fn create(o: &Options) -> Result<Created> {
             },
         ));
     }
-    if let Some(res) = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        && resources_asked(res)
-    {
-        crate::logging::warn(
-            "linux.resources: limits are not applied by this berth yet; the container is placed in its cgroup only",
-        );
-    }
     let linux = bundle.spec.linux().as_ref();
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
     let proc = Proc::open_host()?;
@@ -127,8 +116,13 @@ pub fn create(o: &Options) -> Result<Created> {
 
     // 3. The container's cgroups.
     cgroup.create()?;
-    crate::logging::step("cgroups created");
     undo.cgroup = Some(cgroup.clone());
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+    cgroup.apply(&resources, &devices, false)?;
+    crate::logging::step("cgroups created");
 
     // 4. The create/start barrier: the init reads it, `start` writes it.
     let fifo_path = dir.join(state::FIFO);
@@ -199,6 +193,7 @@ pub fn create(o: &Options) -> Result<Created> {
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks().clone(),
+        resources: Some(resources),
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;
@@ -288,18 +283,6 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             }
         }
     }
-}
-
-/// Whether linux.resources asks for any limit (an empty devices list or
-/// only "deny all" is what every engine sends and needs no cgroup write).
-fn resources_asked(r: &oci_spec::runtime::LinuxResources) -> bool {
-    r.memory().is_some()
-        || r.cpu().is_some()
-        || r.pids().is_some()
-        || r.block_io().is_some()
-        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
-        || r.network().is_some()
-        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 
 /// How many fds systemd socket activation handed to berth itself.

@@ -1,0 +1,252 @@
+//! linux.resources on this host's cgroups (hybrid: v1 controllers, v2
+//! with hugetlb), checked from the host side; pause, resume, update, ps.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+fn file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+        .trim()
+        .to_string()
+}
+
+fn dir_of(b: &Bundle, hierarchy: &str) -> PathBuf {
+    b.cgroup_dirs()
+        .into_iter()
+        .find(|d| d.starts_with(format!("/sys/fs/cgroup/{hierarchy}/")))
+        .unwrap()
+}
+
+fn start_detached(b: &Bundle) {
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+}
+
+#[test]
+fn resources_land_in_their_v1_files() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["resources"] = json!({
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728, "swappiness": 10},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 42},
+        "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}]
+    });
+    start_detached(&b);
+    let mem = dir_of(&b, "memory");
+    assert_eq!(file(&mem, "memory.limit_in_bytes"), "67108864");
+    assert_eq!(file(&mem, "memory.soft_limit_in_bytes"), "33554432");
+    assert_eq!(file(&mem, "memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(file(&mem, "memory.swappiness"), "10");
+    let cpu = dir_of(&b, "cpu");
+    assert_eq!(file(&cpu, "cpu.shares"), "512");
+    assert_eq!(file(&cpu, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(file(&cpu, "cpu.cfs_period_us"), "100000");
+    assert_eq!(file(&dir_of(&b, "cpuset"), "cpuset.cpus"), "0");
+    assert_eq!(file(&dir_of(&b, "pids"), "pids.max"), "42");
+    let devices = file(&dir_of(&b, "devices"), "devices.list");
+    assert!(!devices.contains("a *:* rwm"), "{devices}");
+    assert!(devices.contains("c 10:229 rw"), "{devices}");
+    assert!(devices.contains("c 1:3 rwm"), "{devices}");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn the_device_policy_applies_without_any_resources() {
+    let b = bundle(&["sleep", "100"]);
+    start_detached(&b);
+    let devices = file(&dir_of(&b, "devices"), "devices.list");
+    assert!(
+        !devices.contains("a *:* rwm"),
+        "default deny missing: {devices}"
+    );
+    assert!(devices.contains("c 136:* rwm"), "{devices}");
+    b.ok(&["delete", "--force", &b.id]);
+}
+
+#[test]
+fn a_memory_limit_is_enforced() {
+    // 48 MiB of tmpfs pages cannot fit in 16 MiB without swap: the
+    // cgroup's limit is hit (and its OOM killer runs).
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48; sleep 100",
+    ]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 16777216, "swap": 16777216}});
+    start_detached(&b);
+    let mem = dir_of(&b, "memory");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let failcnt: u64 = file(&mem, "memory.failcnt").parse().unwrap();
+        let max: u64 = file(&mem, "memory.max_usage_in_bytes").parse().unwrap();
+        if failcnt > 0 || max >= 16777216 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the limit was never hit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let max: u64 = file(&mem, "memory.max_usage_in_bytes").parse().unwrap();
+    assert!(max <= 16777216, "usage {max} went past the limit");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn hugetlb_limits_go_to_the_v2_hierarchy_on_this_hybrid_host() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["resources"] =
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+    start_detached(&b);
+    let v2 = b
+        .cgroup_dirs()
+        .into_iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/unified/"))
+        .unwrap();
+    assert_eq!(file(&v2, "hugetlb.2MB.max"), "4194304");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn a_value_the_kernel_lacks_is_an_error_naming_the_file() {
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["resources"] = json!({"blockIO": {"weight": 500}});
+    let out = b.create(&[]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("blkio.weight") && e.contains("no such file or directory"),
+        "{e}"
+    );
+    b.assert_no_leftovers();
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["resources"] = json!({"network": {"classID": 7}});
+    let out = b.create(&[]);
+    assert!(stderr(&out).contains("net_cls"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn pause_and_resume() {
+    let b = bundle(&["sleep", "100"]);
+    start_detached(&b);
+    b.ok(&["pause", &b.id]);
+    assert_eq!(b.state()["status"], "paused");
+    assert_eq!(file(&dir_of(&b, "freezer"), "freezer.state"), "FROZEN");
+    let again = b.cmd(&["pause", &b.id]).output().unwrap();
+    assert!(
+        !again.status.success() && stderr(&again).contains("already paused"),
+        "{}",
+        stderr(&again)
+    );
+    let list = b.ok(&["list"]);
+    assert!(list.contains("paused"), "{list}");
+    b.ok(&["resume", &b.id]);
+    assert_eq!(b.state()["status"], "running");
+    let again = b.cmd(&["resume", &b.id]).output().unwrap();
+    assert!(
+        !again.status.success() && stderr(&again).contains("not paused"),
+        "{}",
+        stderr(&again)
+    );
+    b.ok(&["pause", &b.id]);
+    let del = b.cmd(&["delete", &b.id]).output().unwrap();
+    assert!(
+        stderr(&del).contains("not stopped: paused"),
+        "{}",
+        stderr(&del)
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn update_with_flags_and_with_json_on_stdin() {
+    let b = bundle(&["sleep", "100"]);
+    start_detached(&b);
+    b.ok(&[
+        "update",
+        "--memory",
+        "128m",
+        "--memory-swap",
+        "256m",
+        "--cpu-share",
+        "256",
+        "--pids-limit",
+        "20",
+        &b.id,
+    ]);
+    assert_eq!(
+        file(&dir_of(&b, "memory"), "memory.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(
+        file(&dir_of(&b, "memory"), "memory.memsw.limit_in_bytes"),
+        (256u64 << 20).to_string()
+    );
+    assert_eq!(file(&dir_of(&b, "cpu"), "cpu.shares"), "256");
+    assert_eq!(file(&dir_of(&b, "pids"), "pids.max"), "20");
+    // Docker sends LinuxResources JSON on stdin.
+    let mut child = b
+        .cmd(&["update", "--resources", "-", &b.id])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"cpu":{"quota":20000,"period":100000},"pids":{"limit":30}}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(file(&dir_of(&b, "cpu"), "cpu.cfs_quota_us"), "20000");
+    assert_eq!(file(&dir_of(&b, "pids"), "pids.max"), "30");
+    let bad = b
+        .cmd(&["update", "--memory", "lots", &b.id])
+        .output()
+        .unwrap();
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("--memory"),
+        "{}",
+        stderr(&bad)
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let b = bundle(&["sleep", "100"]);
+    start_detached(&b);
+    let pid = b.state()["pid"].as_i64().unwrap();
+    let out = b.cmd(&["ps", "--format", "json", &b.id]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "ps --format json must print nothing on stderr"
+    );
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids, [pid]);
+    let table = b.ok(&["ps", &b.id]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains("PID"));
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains("sleep 100") && row.contains(&pid.to_string()),
+        "{table}"
+    );
+    assert!(lines.next().is_none(), "{table}");
+    b.ok(&["delete", "--force", &b.id]);
+}
