@@ -66,6 +66,8 @@ pub enum Command {
     Resume(IdArg),
     /// List the processes of a container.
     Ps(PsArgs),
+    /// Run a new process inside a running container.
+    Exec(Box<ExecArgs>),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
 }
@@ -137,6 +139,57 @@ pub struct ListArgs {
     /// Print only the container ids.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ExecArgs {
+    /// The process as runtime-spec process JSON (args and all).
+    #[arg(short = 'p', long)]
+    pub process: Option<std::path::PathBuf>,
+    /// Give the process a terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<std::path::PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// KEY=value added to (or replacing in) the container's environment.
+    #[arg(short = 'e', long)]
+    pub env: Vec<String>,
+    /// uid[:gid]
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids (repeat or comma-separate).
+    #[arg(short = 'g', long = "additional-gids", value_delimiter = ',')]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (to every set).
+    #[arg(short = 'c', long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Return once the process has started.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<std::path::PathBuf>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Exec even into a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Join a sub-cgroup of the container's (v2 path below it).
+    #[arg(long)]
+    pub cgroup: Option<String>,
+    pub id: String,
+    /// The command and its arguments, unless --process is given.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +279,15 @@ const VALUE_FLAGS: &[&str] = &[
     "kernel-memory",
     "kernel-memory-tcp",
     "pids-limit",
+    "process",
+    "cwd",
+    "env",
+    "user",
+    "additional-gids",
+    "cap",
+    "apparmor",
+    "process-label",
+    "cgroup",
 ];
 const BOOL_FLAGS: &[&str] = &[
     "debug",
@@ -239,8 +301,11 @@ const BOOL_FLAGS: &[&str] = &[
     "all",
     "force",
     "quiet",
+    "tty",
+    "no-new-privs",
+    "ignore-paused",
 ];
-const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f", "-r"];
+const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f", "-r", "-p", "-e", "-u", "-g", "-c"];
 
 /// Rewrite runc's single-dash long flags (`-root`, `-log-format=json`) to
 /// `--root`, up to the first positional argument after the subcommand, so

@@ -31,6 +31,7 @@ fn main() {
     let handed_on = match &cli.command {
         Some(Command::Create(a)) => a.preserve_fds,
         Some(Command::Run(a)) => a.create.preserve_fds,
+        Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
     } + launch::listen_fds();
     if let Err(e) = linux::sys::fill_fd_gaps(3 + handed_on as i32) {
@@ -101,5 +102,6 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Resume(a) => commands::pause::resume(&g, &a.id),
         Command::Ps(a) => commands::ps::run(&g, &a),
         Command::Update(a) => commands::update::run(&g, &a),
+        Command::Exec(a) => commands::exec::run(&g, &a),
     }
 }

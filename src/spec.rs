@@ -73,7 +73,9 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
 pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
     let mut value: Value = serde_json::from_slice(text)
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
-    drop_unknown_capabilities(&mut value);
+    if let Some(p) = value.get_mut("process") {
+        drop_unknown_capabilities(p);
+    }
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         Error::config(field, e.into_inner().to_string())
@@ -96,9 +98,20 @@ fn known_capability(name: &str) -> Option<caps::Capability> {
     (cap.index() <= last).then_some(cap)
 }
 
-fn drop_unknown_capabilities(config: &mut Value) {
-    let Some(sets) = config
-        .pointer_mut("/process/capabilities")
+/// Parse a process JSON (`exec --process`) with the same tolerance.
+pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
+    let mut value: Value = serde_json::from_slice(text)
+        .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
+    drop_unknown_capabilities(&mut value);
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let field = e.path().to_string();
+        Error::config(format!("{name}: {field}"), e.into_inner().to_string())
+    })
+}
+
+fn drop_unknown_capabilities(process: &mut Value) {
+    let Some(sets) = process
+        .pointer_mut("/capabilities")
         .and_then(Value::as_object_mut)
     else {
         return;
@@ -294,7 +307,7 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
     })
 }
 
-fn validate_process(p: &Process) -> Result<()> {
+pub fn validate_process(p: &Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }
@@ -460,7 +473,7 @@ pub fn hook_lists(spec: &Spec) -> Vec<(&'static str, Vec<oci_spec::runtime::Hook
     .collect()
 }
 
-fn capability_sets(p: &Process) -> CapSets {
+pub fn capability_sets(p: &Process) -> CapSets {
     let convert = |set: &Option<oci_spec::runtime::Capabilities>| -> caps::CapsHashSet {
         set.iter()
             .flatten()

@@ -34,6 +34,9 @@ pub struct Saved {
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
     pub oci_version: String,
+    /// The container's process, the base of what `exec` runs.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
     /// linux.resources as created and then updated.
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
@@ -253,6 +256,7 @@ mod tests {
             hooks: None,
             oci_version: "1.2.0".into(),
             resources: None,
+            process: None,
         }
     }
 

@@ -27,7 +27,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let code = forward_and_wait(&created);
+    let code = forward_and_wait(created.pid, &created.pidfd);
     if !a.keep {
         cleanup(g, &a.create.id);
     }
@@ -44,15 +44,17 @@ fn cleanup(g: &Global, id: &str) {
     }
 }
 
-fn forward_and_wait(c: &crate::launch::Created) -> Result<i32> {
+/// Forward every signal to `pid` (through its pidfd) until it exits;
+/// its exit status, or 128+N when killed by signal N.
+pub fn forward_and_wait(pid: i32, pidfd: &std::os::fd::OwnedFd) -> Result<i32> {
     let all = SigSet::all();
     loop {
         let sig = all.wait().sys("sigwait", "")?;
         if sig == Signal::SIGCHLD {
             loop {
                 match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == c.pid => return Ok(code),
-                    Ok(WaitStatus::Signaled(pid, s, _)) if pid.as_raw() == c.pid => {
+                    Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Ok(code),
+                    Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => {
                         return Ok(128 + s as i32);
                     }
                     Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
@@ -62,7 +64,7 @@ fn forward_and_wait(c: &crate::launch::Created) -> Result<i32> {
             }
         } else {
             // The init may already be gone; its exit comes as SIGCHLD.
-            let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), sig as i32);
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), sig as i32);
         }
     }
 }

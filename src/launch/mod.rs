@@ -33,6 +33,7 @@
 //! the cgroups and the state dir are removed. Mounts live in the init's
 //! mount namespace and go with it.
 
+pub mod exec;
 pub mod init;
 pub mod protocol;
 
@@ -194,6 +195,7 @@ pub fn create(o: &Options) -> Result<Created> {
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks().clone(),
         resources: Some(resources),
+        process: Some(bundle.process.clone()),
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;

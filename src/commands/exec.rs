@@ -1,0 +1,170 @@
+use super::Global;
+use crate::cli::ExecArgs;
+use crate::error::{Error, Result, SysContext};
+use crate::launch::exec::{self, ExecPlan};
+use crate::state::{self, Status};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use oci_spec::runtime::Process;
+use serde_json::{Value, json};
+
+/// The process to run: --process JSON, or the container's own process
+/// with the command line's changes (as runc builds it).
+fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
+    if let Some(path) = &a.process {
+        let text = std::fs::read(path).sys("read --process", path.display())?;
+        return crate::spec::parse_process(&text, &path.display().to_string());
+    }
+    if a.command.is_empty() {
+        return Err(Error::msg("exec: a command (or --process) is required"));
+    }
+    let mut p = serde_json::to_value(base.cloned().unwrap_or_default()).unwrap_or_default();
+    p["args"] = json!(a.command);
+    p["terminal"] = json!(a.tty);
+    if let Some(cwd) = &a.cwd {
+        p["cwd"] = json!(cwd);
+    }
+    if !a.env.is_empty() {
+        let mut env: Vec<String> = p["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(String::from))
+            .collect();
+        for kv in &a.env {
+            let key = kv.split('=').next().unwrap_or(kv);
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p["env"] = json!(env);
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        let num = |s: &str, what: &str| {
+            s.parse::<u32>()
+                .map_err(|_| Error::msg(format!("--user {u:?}: {what} must be a number")))
+        };
+        p["user"]["uid"] = json!(num(uid, "uid")?);
+        p["user"]["gid"] = json!(num(gid, "gid")?);
+    }
+    if !a.additional_gids.is_empty() {
+        p["user"]["additionalGids"] = json!(a.additional_gids);
+    }
+    if a.no_new_privs {
+        p["noNewPrivileges"] = json!(true);
+    }
+    for cap in &a.cap {
+        let name = caps::to_canonical(cap);
+        for set in crate::spec::CAPSETS {
+            if !p["capabilities"].is_object() {
+                p["capabilities"] = json!({});
+            }
+            let list = &mut p["capabilities"][set];
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            if let Some(l) = list.as_array_mut()
+                && !l.contains(&Value::from(name.clone()))
+            {
+                l.push(Value::from(name.clone()));
+            }
+        }
+    }
+    crate::spec::parse_process(p.to_string().as_bytes(), "exec process")
+}
+
+pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
+    let c = state::load(&g.root, &a.id, false)?;
+    match c.status() {
+        Status::Running => {}
+        Status::Paused if a.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::msg(format!(
+                "cannot exec in a paused container {} (resume it, or use --ignore-paused)",
+                a.id
+            )));
+        }
+        s => {
+            return Err(Error::msg(format!(
+                "cannot exec in a {} container {}",
+                s.as_str(),
+                a.id
+            )));
+        }
+    }
+    let process = build(a, c.saved.process.as_ref())?;
+    crate::spec::validate_process(&process)?;
+    if process.terminal().unwrap_or(false) || a.console_socket.is_some() {
+        return Err(Error::msg(
+            "exec: terminals (--tty, --console-socket) are not implemented in this berth yet",
+        ));
+    }
+    for (flag, set) in [
+        ("--apparmor", &a.apparmor),
+        ("--process-label", &a.process_label),
+        ("--cgroup", &a.cgroup),
+    ] {
+        if set.is_some() {
+            return Err(Error::msg(format!(
+                "exec: {flag} is not supported by this berth on this host"
+            )));
+        }
+    }
+    let pidfd = c
+        .pidfd()
+        .ok_or_else(|| Error::msg(format!("container {} is not running", a.id)))?;
+    let caps = crate::spec::capability_sets(&process);
+    let mut old = SigSet::empty();
+    if !a.detach {
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))
+            .sys("sigprocmask", "block")?;
+    }
+    let pid = exec::spawn(&ExecPlan {
+        process: &process,
+        caps,
+        init_pid: c.saved.pid,
+        init_pidfd: &pidfd,
+        cgroup: &c.saved.cgroup,
+        preserve_fds: a.preserve_fds,
+    })?;
+    if let Some(p) = &a.pid_file {
+        crate::launch::write_pid_file(p, pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let fd = crate::linux::sys::pidfd_open(pid).sys("pidfd_open", pid)?;
+    let code = super::run::forward_and_wait(pid, &fd);
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None).sys("sigprocmask", "restore")?;
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_changes_the_container_process() {
+        let base: Process = serde_json::from_str(
+            r#"{"args":["sh"],"cwd":"/","env":["PATH=/bin","A=1"],"user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"]}}"#,
+        )
+        .unwrap();
+        let a = ExecArgs {
+            command: vec!["ls".into(), "-l".into()],
+            env: vec!["A=2".into(), "B=3".into()],
+            user: Some("1000:100".into()),
+            cwd: Some("/tmp".into()),
+            cap: vec!["NET_RAW".into()],
+            ..Default::default()
+        };
+        let p = build(&a, Some(&base)).unwrap();
+        assert_eq!(p.args().as_ref().unwrap(), &["ls", "-l"]);
+        assert_eq!(p.env().as_ref().unwrap(), &["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 100));
+        assert_eq!(p.cwd().to_str(), Some("/tmp"));
+        let caps = crate::spec::capability_sets(&p);
+        assert!(caps.bounding.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(caps.ambient.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(caps.effective.contains(&caps::Capability::CAP_KILL));
+    }
+}

@@ -1,0 +1,165 @@
+//! `exec`: a new process inside a running container.
+//!
+//! ```text
+//!  berth exec (parent)                    stage-1 (child)                 process (grandchild)
+//!  load state, build the process
+//!  clone3(INTO_CGROUP v2) ──────────────▶ non-dumpable, join v1 cgroups
+//!                                          setns(pidfd of the init, every
+//!                                          namespace that differs from ours)
+//!                                          clone3(CLONE_PARENT) ─────────▶ rlimits, cwd (checked inside
+//!  ◀──────────────── InitPid(pid) ──────── exit                            the root), user + caps,
+//!  wait for EOF on the socket: the                                         no_new_privs, close fds,
+//!  exec closed it (or an Error came)  ◀──────────────────────────────────  execve
+//!  foreground: forward signals, wait, exit with its status
+//! ```
+//! The grandchild is a child of berth (CLONE_PARENT), so berth can wait for
+//! it and engines, as subreapers, inherit it on --detach.
+
+use super::protocol::{self, Channel, Msg};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use crate::linux::{process, sys};
+use crate::spec::CapSets;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use oci_spec::runtime::Process;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+pub struct ExecPlan<'a> {
+    pub process: &'a Process,
+    pub caps: CapSets,
+    pub init_pid: i32,
+    pub init_pidfd: &'a OwnedFd,
+    pub cgroup: &'a Cgroup,
+    pub preserve_fds: u32,
+}
+
+/// Namespaces of the init that differ from ours: the ones to join.
+fn namespaces_to_join(init: i32) -> CloneFlags {
+    let kinds = [
+        ("user", CloneFlags::CLONE_NEWUSER),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ("time", CloneFlags::from_bits_retain(0x80)),
+    ];
+    let mut flags = CloneFlags::empty();
+    for (k, f) in kinds {
+        let theirs = std::fs::read_link(format!("/proc/{init}/ns/{k}")).ok();
+        let ours = std::fs::read_link(format!("/proc/self/ns/{k}")).ok();
+        if theirs.is_some() && theirs != ours {
+            flags |= f;
+        }
+    }
+    flags
+}
+
+/// Start the process; returns its pid (in berth's pid namespace) once it
+/// has exec'd.
+pub fn spawn(plan: &ExecPlan) -> Result<i32> {
+    let join = namespaces_to_join(plan.init_pid);
+    let v2 = match plan.cgroup.v2_dir() {
+        Some(d) => Some(
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .sys("open cgroup", d.display())?,
+        ),
+        None => None,
+    };
+    let (parent_ch, child_ch) = protocol::pair()?;
+    let stage1 =
+        match sys::clone3(0, v2.as_ref().map(|f| f.as_raw_fd())).sys("clone3", "exec stage-1")? {
+            sys::Forked::Child => {
+                let r = stage1(plan, join, &child_ch);
+                if let Err(e) = r {
+                    let _ = child_ch.send(&Msg::Error(e.to_string()));
+                }
+                sys::exit_now(0)
+            }
+            sys::Forked::Parent { pid, .. } => pid,
+        };
+    drop(child_ch);
+    let first = parent_ch.recv();
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
+    let pid = match first? {
+        Some(Msg::InitPid(p)) => p,
+        Some(Msg::Error(m)) => return Err(Error::msg(m)),
+        _ => {
+            return Err(Error::msg(
+                "exec: stage-1 exited without starting the process",
+            ));
+        }
+    };
+    // EOF: the process exec'd (its end of the socket is close-on-exec).
+    match parent_ch.recv()? {
+        None => Ok(pid),
+        Some(Msg::Error(m)) => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            Err(Error::msg(m))
+        }
+        Some(other) => Err(Error::msg(format!("exec: unexpected {other:?}"))),
+    }
+}
+
+fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
+    let _ = nix::sys::prctl::set_name(c"berth:exec");
+    // From here until exec, /proc/<pid>/exe is the host's berth binary and
+    // we are visible inside the container: keep it unreachable.
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .sys("prctl", "PR_SET_PDEATHSIG")?;
+    plan.cgroup.join_v1_self()?;
+    // setns with no flags would mean "all of them": skip it when we share
+    // every namespace already.
+    if !join.is_empty() {
+        nix::sched::setns(plan.init_pidfd.as_fd(), join).sys(
+            "join the container's namespaces",
+            format!("(pid {})", plan.init_pid),
+        )?;
+    }
+    match sys::clone3(sys::CLONE_PARENT, None).sys("clone3", "exec process")? {
+        sys::Forked::Child => {
+            let e = match run_process(plan) {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            let _ = ch.send(&Msg::Error(e.to_string()));
+            sys::exit_now(127)
+        }
+        sys::Forked::Parent { pid, .. } => ch.send(&Msg::InitPid(pid)),
+    }
+}
+
+fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
+    let p = plan.process;
+    process::set_rlimits(p)?;
+    let cwd = p.cwd().to_string_lossy().into_owned();
+    nix::unistd::chdir(cwd.as_str()).sys("chdir to process.cwd", &cwd)?;
+    let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
+    if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
+        return Err(Error::config(
+            "process.cwd",
+            format!("{cwd} is outside the container"),
+        ));
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        p.user().umask().unwrap_or(0o022),
+    ));
+    let env = process::environment(p, &[]);
+    let args = p.args().clone().unwrap_or_default();
+    let program = process::find_program(&args[0], &env)?;
+    process::set_user_and_caps(p, &plan.caps)?;
+    sys::keep_across_exec(plan.preserve_fds as i32).sys("keep preserved fds", plan.preserve_fds)?;
+    sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .sys("sigprocmask", "unblock")?;
+    Err(process::exec(&program, &args, &env))
+}

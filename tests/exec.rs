@@ -1,0 +1,199 @@
+//! exec: a new process inside a running container, in all its
+//! namespaces and cgroups, with the container's process as the base.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Stdio;
+
+fn running(args: &[&str]) -> Bundle {
+    let b = bundle(args);
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    b
+}
+
+fn exec(b: &Bundle, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["exec"];
+    all.extend_from_slice(args);
+    b.cmd(&all).stdin(Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn exec_joins_every_namespace_and_returns_the_exit_code() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!({"type": "cgroup"}), json!({"type": "time"})]);
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    let init = b.state()["pid"].as_i64().unwrap();
+    let kinds = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time"];
+    let script: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}"))
+        .collect();
+    let out = exec(
+        &b,
+        &[
+            &b.id,
+            "sh",
+            "-c",
+            &format!("{}; echo $$; hostname; exit 9", script.join("; ")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, k) in kinds.iter().enumerate() {
+        let want = std::fs::read_link(format!("/proc/{init}/ns/{k}")).unwrap();
+        assert_eq!(lines[i], want.to_str().unwrap(), "{k}");
+    }
+    assert_ne!(lines[kinds.len()], "1", "exec'd process is not the init");
+    assert_eq!(lines[kinds.len() + 1], "berth-test");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn exec_changes_user_env_cwd_and_groups_on_top_of_the_container_process() {
+    let b = running(&["sleep", "100"]);
+    let out = exec(
+        &b,
+        &[
+            "-u",
+            "1000:1000",
+            "-g",
+            "5,20",
+            "-e",
+            "FOO=bar",
+            "-e",
+            "TERM=dumb",
+            "--cwd",
+            "/tmp",
+            &b.id,
+            "sh",
+            "-c",
+            "id -u; id -G; echo $FOO $TERM $PATH; pwd",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1000\n1000 5 20\nbar dumb /bin:/sbin\n/tmp\n");
+    b.ok(&["delete", "--force", &b.id]);
+}
+
+#[test]
+fn exec_with_a_process_file() {
+    let b = running(&["sleep", "100"]);
+    let p = b.dir.join("process.json");
+    std::fs::write(
+        &p,
+        json!({"args": ["sh", "-c", "echo from-file $X; grep NoNewPrivs /proc/self/status"], "cwd": "/", "env": ["X=1", "PATH=/bin"],
+               "user": {"uid": 0, "gid": 0}, "noNewPrivileges": true})
+        .to_string(),
+    )
+    .unwrap();
+    let out = exec(&b, &["--process", p.to_str().unwrap(), &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "from-file 1\nNoNewPrivs:\t1\n");
+    b.ok(&["delete", "--force", &b.id]);
+}
+
+#[test]
+fn detached_exec_writes_its_pid_and_joins_the_cgroups() {
+    let b = running(&["sleep", "100"]);
+    let pid_file = b.dir.join("exec.pid");
+    let out = b
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &b.id,
+            "sleep",
+            "50",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(pid.chars().all(|c| c.is_ascii_digit()), "{pid:?}");
+    for d in b.cgroup_dirs() {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid),
+            "{} lacks {pid}",
+            d.display()
+        );
+    }
+    let ps: Vec<i64> = serde_json::from_str(&b.ok(&["ps", "--format", "json", &b.id])).unwrap();
+    assert!(ps.contains(&pid.parse().unwrap()));
+    // The exec'd process is berth's child (CLONE_PARENT), not the stage-1's.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(!stat.is_empty());
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn exec_errors_are_clear() {
+    let b = running(&["sleep", "100"]);
+    let out = exec(&b, &[&b.id, "no-such-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = exec(&b, &[&b.id]);
+    assert!(stderr(&out).contains("command"), "{}", stderr(&out));
+    let out = exec(&b, &["--user", "root", &b.id, "true"]);
+    assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
+    b.ok(&["pause", &b.id]);
+    let out = exec(&b, &[&b.id, "true"]);
+    assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
+    b.ok(&["resume", &b.id]);
+    b.ok(&["kill", &b.id, "KILL"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let out = exec(&b, &[&b.id, "true"]);
+    assert!(
+        stderr(&out).contains("cannot exec in a stopped container"),
+        "{}",
+        stderr(&out)
+    );
+    let out = exec(&b, &["ghost", "true"]);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn exec_leaks_no_fd_but_preserved_ones() {
+    let b = running(&["sleep", "100"]);
+    let f = std::fs::File::open("/etc/hostname").unwrap();
+    use std::os::fd::AsRawFd;
+    let raw = f.as_raw_fd();
+    let mut cmd = b.cmd(&["exec", &b.id, "ls", "/proc/self/fd"]);
+    // SAFETY (test): dup2 between fork and exec only.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            if raw != 7 && libc::dup2(raw, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::fcntl(7, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 0-2, and ls's own directory fd.
+    assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
+    b.ok(&["delete", "--force", &b.id]);
+}
