@@ -5,6 +5,7 @@
 mod cgroups;
 mod cli;
 mod commands;
+mod console;
 mod error;
 mod hooks;
 mod launch;

@@ -93,11 +93,11 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     }
     let process = build(a, c.saved.process.as_ref())?;
     crate::spec::validate_process(&process)?;
-    if process.terminal().unwrap_or(false) || a.console_socket.is_some() {
-        return Err(Error::msg(
-            "exec: terminals (--tty, --console-socket) are not implemented in this berth yet",
-        ));
-    }
+    let console = match (process.terminal().unwrap_or(false), &a.console_socket) {
+        (true, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None) => return Err(crate::console::no_socket()),
+        (false, _) => None,
+    };
     for (flag, set) in [
         ("--apparmor", &a.apparmor),
         ("--process-label", &a.process_label),
@@ -125,6 +125,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         init_pidfd: &pidfd,
         cgroup: &c.saved.cgroup,
         preserve_fds: a.preserve_fds,
+        console: console.as_ref(),
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

@@ -32,6 +32,8 @@ pub struct ExecPlan<'a> {
     pub init_pidfd: &'a OwnedFd,
     pub cgroup: &'a Cgroup,
     pub preserve_fds: u32,
+    /// The connected console socket for a terminal.
+    pub console: Option<&'a OwnedFd>,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -153,6 +155,12 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         p.user().umask().unwrap_or(0o022),
     ));
+    if let Some(sock) = plan.console {
+        // We are in the container's mount namespace: its own devpts.
+        let size = p.console_size().map(|s| (s.height(), s.width()));
+        let pty = crate::console::setup(None, "/dev/pts/ptmx", sock, size)?;
+        crate::console::make_controlling(pty.slave.as_fd())?;
+    }
     let env = process::environment(p, &[]);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;

@@ -102,6 +102,26 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         )?;
     }
 
+    // The terminal, from the container's own devpts instance; the slave is
+    // also bound over /dev/console.
+    let pty = match ctx.console {
+        Some(sock) => {
+            let size = b.process.console_size().map(|s| (s.height(), s.width()));
+            let pty = crate::console::setup(Some(root.as_fd()), "/dev/pts/ptmx", sock, size)?;
+            let console = mounts::resolve_create(root.as_fd(), "/dev/console", mounts::Want::File)?;
+            nix::mount::mount(
+                Some(sys::fd_path(pty.slave.as_fd()).as_str()),
+                sys::fd_path(console.as_fd()).as_str(),
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .sys("bind pty over", "/dev/console")?;
+            Some(pty)
+        }
+        None => None,
+    };
+
     // Hooks around the root switch.
     let stages = spec::hook_lists(&b.spec);
     let list = |name: &str| {
@@ -160,6 +180,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
 
+    if let Some(pty) = &pty {
+        crate::console::make_controlling(pty.slave.as_fd())?;
+    }
     // Nothing but stdio and the preserved fds may survive the exec.
     sys::keep_across_exec(ctx.keep_fds as i32).sys("keep preserved fds", ctx.keep_fds)?;
     sys::cloexec_from(3 + ctx.keep_fds).sys("close_range", "fds above stdio")?;

@@ -83,6 +83,8 @@ pub struct InitContext<'a> {
     pub keep_fds: u32,
     /// LISTEN_FDS/LISTEN_PID for socket activation, when berth was given fds.
     pub extra_env: Vec<String>,
+    /// The connected console socket when process.terminal is set.
+    pub console: Option<&'a OwnedFd>,
 }
 
 pub fn create(o: &Options) -> Result<Created> {
@@ -90,17 +92,11 @@ pub fn create(o: &Options) -> Result<Created> {
     spec::validate_id(o.id)?;
     let bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
-    if bundle.process.terminal().unwrap_or(false) {
-        return Err(Error::config(
-            "process.terminal",
-            match o.console_socket {
-                None => {
-                    "a terminal needs --console-socket (or a foreground run with a terminal, which this berth does not do yet)"
-                }
-                Some(_) => "terminals are not implemented in this berth yet",
-            },
-        ));
-    }
+    let console = match (bundle.process.terminal().unwrap_or(false), o.console_socket) {
+        (true, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None) => return Err(crate::console::no_socket()),
+        (false, _) => None,
+    };
     let linux = bundle.spec.linux().as_ref();
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
     let proc = Proc::open_host()?;
@@ -162,6 +158,7 @@ pub fn create(o: &Options) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         keep_fds,
         extra_env,
+        console: console.as_ref(),
     };
     let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
     undo.init = Some((pid, pidfd));

@@ -1,0 +1,129 @@
+//! Terminals through --console-socket, as engines use them: one message,
+//! one SCM_RIGHTS fd (the pty master), a non-empty payload.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::io::{IoSliceMut, Read};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::process::Stdio;
+
+/// Accept one connection and return (payload, fds) of its one message.
+fn receive(listener: UnixListener) -> std::thread::JoinHandle<(String, Vec<OwnedFd>)> {
+    std::thread::spawn(move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::AsRawFd;
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(r) = c {
+                // SAFETY (test): fds received with SCM_RIGHTS are ours.
+                fds.extend(r.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+            }
+        }
+        let n = msg.bytes;
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), fds)
+    })
+}
+
+fn read_all(master: OwnedFd) -> String {
+    let mut f = std::fs::File::from(master);
+    let mut out = Vec::new();
+    // EIO once the slave side is closed: that is the end of output.
+    let mut buf = [0u8; 4096];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn create_sends_the_pty_master_and_the_container_gets_a_terminal() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "tty; stty size; ls -l /dev/console | cut -c1; echo done",
+    ]);
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["consoleSize"] = json!({"height": 33, "width": 77});
+    let sock = b.dir.join("console.sock");
+    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (payload, mut fds) = rx.join().unwrap();
+    assert!(!payload.is_empty(), "the payload must not be empty");
+    assert_eq!(fds.len(), 1, "exactly one fd");
+    b.ok(&["start", &b.id]);
+    let text = read_all(fds.remove(0));
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{text:?}");
+    assert_eq!(lines[1], "33 77");
+    assert_eq!(lines[2], "c", "/dev/console is the pty: {text:?}");
+    assert_eq!(lines[3], "done");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["start", &b.id]);
+    let sock = b.dir.join("exec.sock");
+    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let status = b
+        .cmd(&[
+            "exec",
+            "-t",
+            "-d",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &b.id,
+            "sh",
+            "-c",
+            "tty; echo exec-done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (payload, mut fds) = rx.join().unwrap();
+    assert!(!payload.is_empty());
+    assert_eq!(fds.len(), 1);
+    let text = read_all(fds.remove(0));
+    assert!(
+        text.contains("/dev/pts/") && text.contains("exec-done"),
+        "{text:?}"
+    );
+    b.ok(&["delete", "--force", &b.id]);
+}
+
+#[test]
+fn a_terminal_without_a_socket_and_a_missing_socket_are_errors() {
+    let mut b = bundle(&["true"]);
+    b.config["process"]["terminal"] = json!(true);
+    let out = b.create(&["--console-socket", "/nonexistent/console.sock"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/nonexistent/console.sock") && stderr(&out).contains("no such file"),
+        "{}",
+        stderr(&out)
+    );
+    b.assert_no_leftovers();
+}
