@@ -130,3 +130,180 @@ pub fn no_socket() -> Error {
         "a terminal needs --console-socket (a foreground run with a terminal is not relayed by this berth yet)",
     )
 }
+
+/// For a foreground `run`/`exec` with a terminal and no console socket:
+/// a connected pair, one end for the process to send the master on.
+pub fn local_pair() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .sys("socketpair", "console")
+}
+
+/// Receive the master that `send_master` sent.
+pub fn receive_master(ours: &OwnedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, recvmsg};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        ours.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .sys("receive pty master", "")?;
+    for c in msg.cmsgs().sys("receive pty master", "")? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: an fd received with SCM_RIGHTS belongs to us alone.
+            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    Err(Error::msg("the container sent no pty master"))
+}
+
+/// Puts the user's terminal in raw mode and restores it when dropped.
+struct RawMode(Option<nix::sys::termios::Termios>);
+
+impl RawMode {
+    fn enter() -> RawMode {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        match tcgetattr(&stdin) {
+            Ok(saved) => {
+                let mut raw = saved.clone();
+                cfmakeraw(&mut raw);
+                let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+                RawMode(Some(saved))
+            }
+            Err(_) => RawMode(None),
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                saved,
+            );
+        }
+    }
+}
+
+fn copy_size(to: BorrowedFd) {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize; TIOCSWINSZ reads one.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Relay between the user's terminal and the container's pty while
+/// forwarding signals (blocked by the caller) to `pid`; returns its exit
+/// status once it has exited and its output is drained.
+pub fn relay_and_wait(master: OwnedFd, pid: i32, pidfd: BorrowedFd) -> Result<i32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let sfd = SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC).sys("signalfd", "")?;
+    let _raw = RawMode::enter();
+    copy_size(master.as_fd());
+    let stdin = std::io::stdin();
+    let mut stdin_open = true;
+    let mut master_open = true;
+    let mut buf = [0u8; 8192];
+    let mut code = None;
+    while code.is_none() || master_open {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if master_open {
+            fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
+        }
+        if stdin_open && code.is_none() {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        // Once the process is gone, drain what the pty still holds.
+        let timeout = if code.is_some() {
+            PollTimeout::from(100u8)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", "terminal", e)),
+            Ok(0) => break,
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        if ready[0]
+            && let Ok(Some(info)) = sfd.read_signal()
+        {
+            let sig = info.ssi_signo as i32;
+            if sig == Signal::SIGCHLD as i32 {
+                loop {
+                    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => code = Some(c),
+                        Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => {
+                            code = Some(128 + s as i32)
+                        }
+                        Ok(WaitStatus::StillAlive) | Err(_) => break,
+                        Ok(_) => continue,
+                    }
+                }
+            } else if sig == Signal::SIGWINCH as i32 {
+                copy_size(master.as_fd());
+            } else {
+                let _ = sys::pidfd_send_signal(pidfd, sig);
+            }
+        }
+        if master_open && ready.get(1).copied().unwrap_or(false) {
+            match nix::unistd::read(master.as_fd(), &mut buf) {
+                Ok(0) | Err(Errno::EIO) => master_open = false,
+                Ok(n) => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(&buf[..n]);
+                    let _ = out.flush();
+                }
+                Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
+                Err(e) => return Err(Error::sys("read", "pty", e)),
+            }
+        }
+        let stdin_idx = if master_open { 2 } else { 1 };
+        if stdin_open && code.is_none() && ready.get(stdin_idx).copied().unwrap_or(false) {
+            match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    let _ = nix::unistd::write(master.as_fd(), &buf[..n]);
+                }
+            }
+        }
+    }
+    match code {
+        Some(c) => Ok(c),
+        // The pty closed first; the exit is still to come.
+        None => crate::commands::run::forward_and_wait(
+            pid,
+            &nix::unistd::dup(pidfd).sys("dup", "pidfd")?,
+        ),
+    }
+}

@@ -127,3 +127,56 @@ fn a_terminal_without_a_socket_and_a_missing_socket_are_errors() {
     );
     b.assert_no_leftovers();
 }
+
+#[test]
+fn foreground_run_relays_the_terminal_itself() {
+    // No console socket: berth relays between its own stdio and the pty.
+    let mut b = bundle(&["sh"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.write();
+    let mut child = b
+        .cmd(&["run", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"tty\necho relayed-$((6*7))\nexit 3\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("relayed-42"), "{text:?}");
+    b.assert_no_leftovers();
+    let d = b
+        .cmd(&["run", "-d", "-b", b.dir.to_str().unwrap(), &b.id])
+        .output()
+        .unwrap();
+    assert!(
+        !d.status.success() && stderr(&d).contains("console-socket"),
+        "{}",
+        stderr(&d)
+    );
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn foreground_exec_with_a_terminal_relays_too() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["start", &b.id]);
+    let out = b
+        .cmd(&["exec", "-t", &b.id, "sh", "-c", "tty; exit 5"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stdout(&out).contains("/dev/pts/"), "{}", stdout(&out));
+    b.ok(&["delete", "--force", &b.id]);
+}

@@ -10,6 +10,7 @@ pub fn options<'a>(g: &'a Global, a: &'a CreateArgs) -> launch::Options<'a> {
         bundle: &a.bundle,
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
+        console_fd: None,
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,

@@ -93,8 +93,15 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     }
     let process = build(a, c.saved.process.as_ref())?;
     crate::spec::validate_process(&process)?;
+    // A foreground exec with a terminal and no socket relays it itself.
+    let mut pair = None;
     let console = match (process.terminal().unwrap_or(false), &a.console_socket) {
         (true, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None) if !a.detach => {
+            let (ours, theirs) = crate::console::local_pair()?;
+            pair = Some(ours);
+            Some(theirs)
+        }
         (true, None) => return Err(crate::console::no_socket()),
         (false, _) => None,
     };
@@ -134,7 +141,14 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         return Ok(0);
     }
     let fd = crate::linux::sys::pidfd_open(pid).sys("pidfd_open", pid)?;
-    let code = super::run::forward_and_wait(pid, &fd);
+    let code = match &pair {
+        Some(ours) => {
+            drop(console);
+            let master = crate::console::receive_master(ours)?;
+            crate::console::relay_and_wait(master, pid, std::os::fd::AsFd::as_fd(&fd))
+        }
+        None => super::run::forward_and_wait(pid, &fd),
+    };
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None).sys("sigprocmask", "restore")?;
     code
 }

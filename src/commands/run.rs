@@ -19,7 +19,21 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))
             .sys("sigprocmask", "block")?;
     }
-    let created = crate::launch::create(&super::create::options(g, &a.create))?;
+    // A foreground run with a terminal and no console socket relays the
+    // pty itself: the init sends the master to our end of a socketpair.
+    let pair = if !a.detach && a.create.console_socket.is_none() {
+        Some(crate::console::local_pair()?)
+    } else {
+        None
+    };
+    let mut opts = super::create::options(g, &a.create);
+    opts.console_fd = pair.as_ref().map(|(_, theirs)| theirs);
+    let created = crate::launch::create(&opts)?;
+    let master = match &pair {
+        Some((ours, _)) if created.terminal => Some(crate::console::receive_master(ours)?),
+        _ => None,
+    };
+    drop(pair);
     if let Err(e) = super::start::start(g, &a.create.id) {
         cleanup(g, &a.create.id);
         return Err(e);
@@ -27,7 +41,10 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let code = forward_and_wait(created.pid, &created.pidfd);
+    let code = match master {
+        Some(m) => crate::console::relay_and_wait(m, created.pid, created.pidfd.as_fd()),
+        None => forward_and_wait(created.pid, &created.pidfd),
+    };
     if !a.keep {
         cleanup(g, &a.create.id);
     }

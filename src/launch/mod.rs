@@ -57,6 +57,8 @@ pub struct Options<'a> {
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    /// An already connected console socket (foreground run relays).
+    pub console_fd: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -66,6 +68,8 @@ pub struct Options<'a> {
 pub struct Created {
     pub pid: i32,
     pub pidfd: OwnedFd,
+    /// The process has a terminal (its master went to the console socket).
+    pub terminal: bool,
 }
 
 /// Everything the init needs; it is a copy of our memory after clone3,
@@ -92,10 +96,20 @@ pub fn create(o: &Options) -> Result<Created> {
     spec::validate_id(o.id)?;
     let bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
-    let console = match (bundle.process.terminal().unwrap_or(false), o.console_socket) {
-        (true, Some(path)) => Some(crate::console::connect(path)?),
-        (true, None) => return Err(crate::console::no_socket()),
-        (false, _) => None,
+    let connected = match (
+        bundle.process.terminal().unwrap_or(false),
+        o.console_fd,
+        o.console_socket,
+    ) {
+        (true, None, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None, None) => return Err(crate::console::no_socket()),
+        _ => None,
+    };
+    let terminal = bundle.process.terminal().unwrap_or(false);
+    let console = if terminal {
+        o.console_fd.or(connected.as_ref())
+    } else {
+        None
     };
     let linux = bundle.spec.linux().as_ref();
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
@@ -158,7 +172,7 @@ pub fn create(o: &Options) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         keep_fds,
         extra_env,
-        console: console.as_ref(),
+        console,
     };
     let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
     undo.init = Some((pid, pidfd));
@@ -239,7 +253,11 @@ pub fn create(o: &Options) -> Result<Created> {
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
     crate::logging::debug(&format!("container {} created: init pid {pid}", o.id));
-    Ok(Created { pid, pidfd })
+    Ok(Created {
+        pid,
+        pidfd,
+        terminal,
+    })
 }
 
 /// Start the init: directly with clone3 when no namespace is joined by
