@@ -8,7 +8,7 @@ ROOTFS      := target/test-rootfs
 SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
-APT_TEST    := busybox-static gcc libc6-dev
+APT_TEST    := busybox-static gcc libc6-dev libseccomp-dev
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
 .PHONY: all build install test lint demo bench conformance deps deps-bench clean

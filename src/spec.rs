@@ -48,6 +48,8 @@ pub struct Bundle {
     pub namespaces: Namespaces,
     pub mounts: Vec<MountPlan>,
     pub caps: CapSets,
+    /// linux.seccomp, compiled.
+    pub seccomp: Option<crate::linux::seccomp::Filter>,
 }
 
 pub const CAPSETS: [&str; 5] = [
@@ -245,12 +247,11 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
             "no personality flags are supported",
         ));
     }
-    if linux.seccomp().is_some() {
-        return Err(Error::config(
-            "linux.seccomp",
-            "seccomp is not implemented in this berth yet; refusing rather than running unconfined",
-        ));
-    }
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(crate::linux::seccomp::compile)
+        .transpose()?;
     for (field, set) in [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.memoryPolicy", linux.memory_policy().is_some()),
@@ -304,6 +305,7 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         namespaces,
         mounts: plans,
         caps,
+        seccomp,
     })
 }
 

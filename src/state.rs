@@ -37,6 +37,9 @@ pub struct Saved {
     /// The container's process, the base of what `exec` runs.
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// linux.seccomp, which `exec` applies to its process too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// linux.resources as created and then updated.
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
@@ -257,6 +260,7 @@ mod tests {
             oci_version: "1.2.0".into(),
             resources: None,
             process: None,
+            seccomp: None,
         }
     }
 

@@ -279,8 +279,8 @@ fn host_sysctls_and_unsupported_features_are_refused() {
     b.config["linux"]["sysctl"] = json!({"kernel.panic": "1"});
     create_fails(&b, &["linux.sysctl.kernel.panic"]);
     let mut b = bundle(&["true"]);
-    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
-    create_fails(&b, &["linux.seccomp", "not implemented"]);
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOPE"});
+    create_fails(&b, &["linux.seccomp.defaultAction"]);
     let out = std::process::Command::new(berth())
         .args(["--systemd-cgroup", "list"])
         .output()

@@ -295,7 +295,7 @@ fn version_and_features() {
         .output()
         .unwrap();
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
     assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
 }
 

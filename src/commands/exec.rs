@@ -120,6 +120,12 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         .pidfd()
         .ok_or_else(|| Error::msg(format!("container {} is not running", a.id)))?;
     let caps = crate::spec::capability_sets(&process);
+    let seccomp = c
+        .saved
+        .seccomp
+        .as_ref()
+        .map(crate::linux::seccomp::compile)
+        .transpose()?;
     let mut old = SigSet::empty();
     if !a.detach {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))
@@ -133,6 +139,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         cgroup: &c.saved.cgroup,
         preserve_fds: a.preserve_fds,
         console: console.as_ref(),
+        seccomp,
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

@@ -34,6 +34,7 @@ pub struct ExecPlan<'a> {
     pub preserve_fds: u32,
     /// The connected console socket for a terminal.
     pub console: Option<&'a OwnedFd>,
+    pub seccomp: Option<crate::linux::seccomp::Filter>,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -164,10 +165,21 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     let env = process::environment(p, &[]);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if let Some(f) = &plan.seccomp
+        && !nnp
+    {
+        crate::linux::seccomp::load(f)?;
+    }
     process::set_user_and_caps(p, &plan.caps)?;
     sys::keep_across_exec(plan.preserve_fds as i32).sys("keep preserved fds", plan.preserve_fds)?;
     sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
+    if let Some(f) = &plan.seccomp
+        && nnp
+    {
+        crate::linux::seccomp::load(f)?;
+    }
     Err(process::exec(&program, &args, &env))
 }

@@ -6,7 +6,7 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, process, rootfs, sys};
+use crate::linux::{mounts, namespaces, process, rootfs, seccomp, sys};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -177,6 +177,15 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let env = process::environment(p, &ctx.extra_env);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+    // user switch may drop: load it first (the profile must then allow
+    // what follows, as runc's do). With no_new_privs, load it last.
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if let Some(f) = &b.seccomp
+        && !nnp
+    {
+        seccomp::load(f)?;
+    }
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
 
@@ -207,6 +216,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     hooks::run_all("startContainer", &list("startContainer"), &state)?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
+    if let Some(f) = &b.seccomp
+        && nnp
+    {
+        seccomp::load(f)?;
+    }
     Err(process::exec(&program, &args, &env))
 }
 

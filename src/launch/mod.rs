@@ -207,6 +207,7 @@ pub fn create(o: &Options) -> Result<Created> {
         hooks: bundle.spec.hooks().clone(),
         resources: Some(resources),
         process: Some(bundle.process.clone()),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;

@@ -5,5 +5,6 @@ pub mod namespaces;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
+pub mod seccomp;
 pub mod sys;
 pub mod userns;
