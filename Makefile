@@ -8,10 +8,10 @@ ROOTFS      := target/test-rootfs
 SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
-APT_TEST    := busybox-static gcc libc6-dev libseccomp-dev
+APT_TEST    := busybox-static gcc libc6-dev libseccomp-dev podman
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
-.PHONY: all build install test lint demo bench conformance deps deps-bench clean
+.PHONY: all build install test lint demo bench conformance engines deps deps-bench clean
 
 all: build
 
@@ -46,6 +46,7 @@ lint:
 test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
 	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
 	$(MAKE) --no-print-directory conformance
+	$(MAKE) --no-print-directory engines
 
 # conformance/: oci-check inside the container checks every config field
 # it was started with; RUNTIME=runc (or crun, ...) runs the same suite on
@@ -65,6 +66,12 @@ demo: deps build $(ROOTFS)/bin/busybox
 		-e 's|^\( *\)"sh"$$|\1"sh", "-c", "echo Hello from berth: I am pid $$$$ on $$(hostname), uid $$(id -u); ls /"|' \
 		$(DEMO)/config.json
 	$(RELEASE) run --bundle $(DEMO) berth-demo-$$$$
+
+# The engines drive berth end to end (RUNTIME=/usr/sbin/runc for the
+# same scenarios on runc). Podman today; containerd and Docker to come.
+engines: $(ROOTFS)/bin/busybox
+	$(CARGO) build
+	bash tests/engines/podman.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 
 deps-bench:
 	@missing=""; for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
