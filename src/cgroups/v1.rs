@@ -18,21 +18,27 @@ fn limit(v: i64) -> String {
     if v < 0 { "-1".into() } else { v.to_string() }
 }
 
+/// Engines written in Go send 0 for "not set" (Docker's blkio weight,
+/// shares, quota...); runc skips zeros, and so does berth.
+fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(v) = m.reservation() {
+        if let Some(v) = set(m.reservation()) {
             out.push(w("memory", "memory.soft_limit_in_bytes", limit(v)));
         }
         // memsw (memory+swap) must never be below the memory limit: when
         // both are set, the caller writes them in an order that works.
-        if let Some(v) = m.limit() {
+        if let Some(v) = set(m.limit()) {
             out.push(w("memory", "memory.limit_in_bytes", limit(v)));
         }
-        if let Some(v) = m.swap() {
+        if let Some(v) = set(m.swap()) {
             out.push(w("memory", "memory.memsw.limit_in_bytes", limit(v)));
         }
-        if let Some(v) = m.kernel_tcp() {
+        if let Some(v) = set(m.kernel_tcp()) {
             out.push(w("memory", "memory.kmem.tcp.limit_in_bytes", limit(v)));
         }
         if let Some(v) = m.swappiness() {
@@ -52,23 +58,23 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(v) = c.shares() {
+        if let Some(v) = set(c.shares()) {
             out.push(w("cpu", "cpu.shares", v));
         }
         // The period first: a quota is checked against the current period.
-        if let Some(v) = c.period() {
+        if let Some(v) = set(c.period()) {
             out.push(w("cpu", "cpu.cfs_period_us", v));
         }
-        if let Some(v) = c.quota() {
+        if let Some(v) = set(c.quota()) {
             out.push(w("cpu", "cpu.cfs_quota_us", limit(v)));
         }
-        if let Some(v) = c.burst() {
+        if let Some(v) = set(c.burst()) {
             out.push(w("cpu", "cpu.cfs_burst_us", v));
         }
-        if let Some(v) = c.realtime_period() {
+        if let Some(v) = set(c.realtime_period()) {
             out.push(w("cpu", "cpu.rt_period_us", v));
         }
-        if let Some(v) = c.realtime_runtime() {
+        if let Some(v) = set(c.realtime_runtime()) {
             out.push(w("cpu", "cpu.rt_runtime_us", v));
         }
         if let Some(v) = c.idle() {
@@ -81,19 +87,20 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
             out.push(w("cpuset", "cpuset.mems", v));
         }
     }
-    if let Some(p) = r.pids() {
+    // 0 is "not set" (Docker sends it); a negative limit is "max".
+    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
         let v = p.limit();
         out.push(w(
             "pids",
             "pids.max",
-            if v <= 0 { "max".into() } else { v.to_string() },
+            if v < 0 { "max".into() } else { v.to_string() },
         ));
     }
     if let Some(b) = r.block_io() {
-        if let Some(v) = b.weight() {
+        if let Some(v) = set(b.weight()) {
             out.push(w("blkio", "blkio.weight", v));
         }
-        if let Some(v) = b.leaf_weight() {
+        if let Some(v) = set(b.leaf_weight()) {
             out.push(w("blkio", "blkio.leaf_weight", v));
         }
         for d in b.weight_device().iter().flatten() {
@@ -220,6 +227,15 @@ mod tests {
                 "net_prio/net_prio.ifpriomap=eth0 3",
             ]
         );
+    }
+
+    #[test]
+    fn zeros_mean_unset_as_docker_sends_them() {
+        let r = res(
+            r#"{"memory":{"limit":0,"reservation":0,"swap":0},"cpu":{"shares":0,"quota":0,"period":0},
+            "pids":{"limit":0},"blockIO":{"weight":0}}"#,
+        );
+        assert!(files(&r).is_empty(), "{:?}", files(&r));
     }
 
     #[test]

@@ -30,20 +30,25 @@ pub fn blkio_to_io_weight(weight: u16) -> u64 {
     1 + (u64::from(weight).clamp(10, 1000) - 10) * 9999 / 990
 }
 
+/// 0 means "not set" for the values Go engines always send, as in runc.
+fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(v) = m.reservation() {
+        if let Some(v) = set(m.reservation()) {
             out.push(w("memory", "memory.low", max_or(v)));
         }
-        if let Some(v) = m.limit() {
+        if let Some(v) = set(m.limit()) {
             out.push(w("memory", "memory.max", max_or(v)));
         }
         // v1's swap is memory+swap; v2 limits swap alone.
-        if let Some(swap) = m.swap() {
+        if let Some(swap) = set(m.swap()) {
             let v = match m.limit() {
                 _ if swap < 0 => "max".to_string(),
-                Some(limit) if limit >= 0 => {
+                Some(limit) if limit > 0 => {
                     if swap < limit {
                         return Err(Error::config(
                             "linux.resources.memory.swap",
@@ -68,21 +73,21 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(v) = c.shares() {
+        if let Some(v) = set(c.shares()) {
             out.push(w("cpu", "cpu.weight", shares_to_weight(v)));
         }
-        if c.quota().is_some() || c.period().is_some() {
-            let quota = c.quota().map_or("max".into(), max_or);
-            let period = c.period().unwrap_or(100_000);
+        if set(c.quota()).is_some() || set(c.period()).is_some() {
+            let quota = set(c.quota()).map_or("max".into(), max_or);
+            let period = set(c.period()).unwrap_or(100_000);
             out.push(w("cpu", "cpu.max", format!("{quota} {period}")));
         }
-        if let Some(v) = c.burst() {
+        if let Some(v) = set(c.burst()) {
             out.push(w("cpu", "cpu.max.burst", v));
         }
         if let Some(v) = c.idle() {
             out.push(w("cpu", "cpu.idle", v));
         }
-        if c.realtime_period().is_some() || c.realtime_runtime().is_some() {
+        if set(c.realtime_period()).is_some() || set(c.realtime_runtime()).is_some() {
             return Err(Error::config(
                 "linux.resources.cpu.realtimeRuntime",
                 "realtime scheduling limits do not exist on cgroup v2",
@@ -95,16 +100,17 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
             out.push(w("cpuset", "cpuset.mems", v));
         }
     }
-    if let Some(p) = r.pids() {
+    // 0 is "not set" (Docker sends it); a negative limit is "max".
+    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
         let v = p.limit();
         out.push(w(
             "pids",
             "pids.max",
-            if v <= 0 { "max".into() } else { v.to_string() },
+            if v < 0 { "max".into() } else { v.to_string() },
         ));
     }
     if let Some(b) = r.block_io() {
-        if let Some(v) = b.weight() {
+        if let Some(v) = set(b.weight()) {
             out.push(w("io", "io.weight", blkio_to_io_weight(v)));
         }
         for d in b.weight_device().iter().flatten() {
