@@ -144,18 +144,7 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
 fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     let p = plan.process;
     process::set_rlimits(p)?;
-    let cwd = p.cwd().to_string_lossy().into_owned();
-    nix::unistd::chdir(cwd.as_str()).sys("chdir to process.cwd", &cwd)?;
-    let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
-    if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
-        return Err(Error::config(
-            "process.cwd",
-            format!("{cwd} is outside the container"),
-        ));
-    }
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        p.user().umask().unwrap_or(0o022),
-    ));
+    process::enter_cwd(p)?;
     if let Some(sock) = plan.console {
         // We are in the container's mount namespace: its own devpts.
         let size = p.console_size().map(|s| (s.height(), s.width()));

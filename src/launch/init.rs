@@ -161,19 +161,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     process::set_personality(linux)?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        p.user().umask().unwrap_or(0o022),
-    ));
-    nix::unistd::chdir(cwd.as_str()).sys("chdir to process.cwd", &cwd)?;
-    // A cwd that resolves outside the new root (a leaked fd, a crafted
-    // path) shows up as "(unreachable)" (CVE-2024-21626).
-    let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
-    if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
-        return Err(Error::config(
-            "process.cwd",
-            format!("{cwd} is outside the container"),
-        ));
-    }
+    process::enter_cwd(p)?;
     let env = process::environment(p, &ctx.extra_env);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;

@@ -182,6 +182,25 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
     Ok(())
 }
 
+/// chdir to process.cwd and make sure it is inside the root: a cwd that
+/// resolves outside (a leaked fd, a crafted path) shows up as
+/// "(unreachable)" (CVE-2024-21626). Also sets the umask.
+pub fn enter_cwd(p: &Process) -> Result<()> {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        p.user().umask().unwrap_or(0o022),
+    ));
+    let cwd = p.cwd().to_string_lossy().into_owned();
+    nix::unistd::chdir(cwd.as_str()).sys("chdir to process.cwd", &cwd)?;
+    let here = nix::unistd::getcwd().sys("getcwd", &cwd)?;
+    if !here.is_absolute() || here.to_string_lossy().starts_with("(unreachable)") {
+        return Err(Error::config(
+            "process.cwd",
+            format!("{cwd} is outside the container"),
+        ));
+    }
+    Ok(())
+}
+
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The container's environment: process.env, plus HOME from the

@@ -250,20 +250,28 @@ fn host_device_path(kind: SFlag, major: u64, minor: u64, path: &str) -> String {
     }
 }
 
+/// Open a maskedPaths/readonlyPaths entry inside the root, or None when
+/// the image does not have it.
+fn open_if_present(root: BorrowedFd, p: &str, what: &str) -> Result<Option<OwnedFd>> {
+    match sys::openat2(
+        root,
+        p.trim_start_matches('/'),
+        libc::O_PATH,
+        0,
+        sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::sys(format!("open {what}"), p, e)),
+    }
+}
+
 /// maskedPaths: a directory gets an empty read-only tmpfs, anything else
 /// the verified /dev/null bound over it. Missing paths are skipped.
 pub fn mask_paths(root: BorrowedFd, paths: &[String], null: BorrowedFd) -> Result<()> {
     for p in paths {
-        let fd = match sys::openat2(
-            root,
-            p.trim_start_matches('/'),
-            libc::O_PATH,
-            0,
-            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-        ) {
-            Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) => continue,
-            Err(e) => return Err(Error::sys("open masked path", p, e)),
+        let Some(fd) = open_if_present(root, p, "masked path")? else {
+            continue;
         };
         let st = nix::sys::stat::fstat(&fd).sys("stat", p)?;
         let target = sys::fd_path(fd.as_fd());
@@ -293,16 +301,8 @@ pub fn mask_paths(root: BorrowedFd, paths: &[String], null: BorrowedFd) -> Resul
 /// readonlyPaths: bind each onto itself, then remount read-only.
 pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
     for p in paths {
-        let fd = match sys::openat2(
-            root,
-            p.trim_start_matches('/'),
-            libc::O_PATH,
-            0,
-            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-        ) {
-            Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) => continue,
-            Err(e) => return Err(Error::sys("open read-only path", p, e)),
+        let Some(fd) = open_if_present(root, p, "read-only path")? else {
+            continue;
         };
         let target = sys::fd_path(fd.as_fd());
         mount(
