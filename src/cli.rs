@@ -68,6 +68,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Run a new process inside a running container.
     Exec(Box<ExecArgs>),
+    /// Print container statistics (runc's JSON events).
+    Events(EventsArgs),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
 }
@@ -193,6 +195,17 @@ pub struct ExecArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print one stats event and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats events.
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
 pub struct PsArgs {
     /// Output format: table (ps output) or json (an array of pids).
     #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
@@ -279,6 +292,7 @@ const VALUE_FLAGS: &[&str] = &[
     "kernel-memory",
     "kernel-memory-tcp",
     "pids-limit",
+    "interval",
     "process",
     "cwd",
     "env",
@@ -304,6 +318,7 @@ const BOOL_FLAGS: &[&str] = &[
     "tty",
     "no-new-privs",
     "ignore-paused",
+    "stats",
 ];
 const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f", "-r", "-p", "-e", "-u", "-g", "-c"];
 

@@ -104,5 +104,6 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Ps(a) => commands::ps::run(&g, &a),
         Command::Update(a) => commands::update::run(&g, &a),
         Command::Exec(a) => commands::exec::run(&g, &a),
+        Command::Events(a) => commands::events::run(&g, &a),
     }
 }

@@ -250,3 +250,43 @@ fn ps_lists_the_container_processes() {
     assert!(lines.next().is_none(), "{table}");
     b.ok(&["delete", "--force", &b.id]);
 }
+
+#[test]
+fn events_stats_and_interval() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 100",
+    ]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 50}});
+    start_detached(&b);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = b.ok(&["events", "--stats", &b.id]);
+    let e: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(e["type"], "stats");
+    assert_eq!(e["id"], b.id.as_str());
+    assert_eq!(e["data"]["memory"]["usage"]["limit"], 67108864);
+    assert!(
+        e["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{e}"
+    );
+    assert_eq!(e["data"]["pids"]["limit"], 50);
+    assert!(e["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{e}");
+    assert!(
+        e["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{e}"
+    );
+    // A stream, ended by the container's end.
+    let child = b
+        .cmd(&["events", "--interval", "100ms", &b.id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    b.ok(&["kill", &b.id, "KILL"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).lines().count() >= 2, "{}", stdout(&out));
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}

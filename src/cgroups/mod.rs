@@ -9,6 +9,7 @@
 //! RCU grace period (milliseconds on an idle machine).
 
 pub mod devices;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 

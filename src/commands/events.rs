@@ -1,0 +1,61 @@
+use super::Global;
+use crate::cli::EventsArgs;
+use crate::error::{Error, Result};
+use crate::state::{self, Status};
+use std::time::Duration;
+
+/// "5s", "500ms", "1m", or seconds.
+fn parse_interval(s: &str) -> Result<Duration> {
+    let bad = || Error::msg(format!("--interval {s:?}: not a duration (e.g. 5s, 500ms)"));
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if secs <= 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// runc's events: `--stats` prints one stats event; otherwise one every
+/// interval until the container stops.
+pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
+    let interval = parse_interval(&a.interval)?;
+    loop {
+        let c = state::load(&g.root, &a.id, false)?;
+        if c.status() == Status::Stopped {
+            if a.stats {
+                return Err(Error::msg(format!("container {} is not running", a.id)));
+            }
+            return Ok(0);
+        }
+        let event =
+            serde_json::json!({"type": "stats", "id": a.id, "data": c.saved.cgroup.stats()});
+        println!("{event}");
+        if a.stats {
+            return Ok(0);
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_interval("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("soon").is_err());
+    }
+}
