@@ -290,3 +290,38 @@ fn events_stats_and_interval() {
     b.ok(&["delete", &b.id]);
     b.assert_no_leftovers();
 }
+
+#[test]
+fn events_report_a_real_oom_kill() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "sleep 0.5; dd if=/dev/zero of=/dev/shm/fill bs=1M count=48; sleep 100",
+    ]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 16777216, "swap": 16777216}});
+    start_detached(&b);
+    let mut child = b
+        .cmd(&["events", "--interval", "1s", &b.id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout_pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout_pipe)
+            .lines()
+            .map_while(|l| l.ok())
+            .find(|l| l.contains("\"type\":\"oom\""))
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    b.ok(&["kill", &b.id, "KILL"]);
+    let _ = child.wait();
+    let line = reader.join().unwrap().expect("no oom event");
+    let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(e["id"], b.id.as_str());
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}

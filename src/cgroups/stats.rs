@@ -32,7 +32,82 @@ fn ticks_to_ns(t: u64) -> u64 {
     t * (1_000_000_000 / hz)
 }
 
+/// Where OOM kills show: a v1 eventfd on memory.oom_control, or the v2
+/// oom_kill counter in memory.events.
+pub enum OomWatch {
+    V1(std::os::fd::OwnedFd),
+    V2 {
+        events: std::path::PathBuf,
+        seen: u64,
+    },
+    None,
+}
+
+fn oom_kills(events: &Path) -> u64 {
+    read(events.parent().unwrap_or(events), "memory.events")
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+impl OomWatch {
+    /// The fd to poll (v1), if any.
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match self {
+            OomWatch::V1(fd) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// Whether OOM kills happened since the last call.
+    pub fn fired(&mut self) -> bool {
+        match self {
+            OomWatch::V1(fd) => {
+                let mut buf = [0u8; 8];
+                matches!(nix::unistd::read(&*fd, &mut buf), Ok(8))
+            }
+            OomWatch::V2 { events, seen } => {
+                let now = oom_kills(events);
+                let fired = now > *seen;
+                *seen = now;
+                fired
+            }
+            OomWatch::None => false,
+        }
+    }
+}
+
 impl Cgroup {
+    /// Register for OOM notifications.
+    pub fn watch_oom(&self) -> crate::error::Result<OomWatch> {
+        use crate::error::SysContext;
+        use std::os::fd::AsRawFd;
+        if let Some(d) = self.v1_dir("memory") {
+            let efd = nix::sys::eventfd::EventFd::from_flags(
+                nix::sys::eventfd::EfdFlags::EFD_CLOEXEC
+                    | nix::sys::eventfd::EfdFlags::EFD_NONBLOCK,
+            )
+            .sys("eventfd", "oom")?;
+            let oc = std::fs::File::open(d.join("memory.oom_control"))
+                .sys("open", d.join("memory.oom_control").display())?;
+            let ctl = d.join("cgroup.event_control");
+            std::fs::write(&ctl, format!("{} {}", efd.as_raw_fd(), oc.as_raw_fd()))
+                .sys("write", ctl.display())?;
+            return Ok(OomWatch::V1(efd.into()));
+        }
+        if let Some(d) = self.v2_dir() {
+            let events = d.join("memory.events");
+            let seen = oom_kills(&events);
+            return Ok(OomWatch::V2 { events, seen });
+        }
+        Ok(OomWatch::None)
+    }
+
     pub fn stats(&self) -> Value {
         let mut data = json!({"cpu": {}, "memory": {}, "pids": {}, "blkio": {}, "hugetlb": {}});
         if let Some(d) = self.v1_dir("cpuacct") {

@@ -25,24 +25,47 @@ fn parse_interval(s: &str) -> Result<Duration> {
 }
 
 /// runc's events: `--stats` prints one stats event; otherwise one every
-/// interval until the container stops.
+/// interval, and an "oom" event as soon as the kernel OOM-kills in the
+/// container, until the container stops.
 pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let interval = parse_interval(&a.interval)?;
+    let c = state::load(&g.root, &a.id, false)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::msg(format!("container {} is not running", a.id)));
+    }
+    let stats = |c: &state::Container| serde_json::json!({"type": "stats", "id": a.id, "data": c.saved.cgroup.stats()});
+    if a.stats {
+        println!("{}", stats(&c));
+        return Ok(0);
+    }
+    let mut oom = c.saved.cgroup.watch_oom()?;
+    let mut next = std::time::Instant::now();
+    // Short polls keep a v2 OOM (a counter, not an fd) prompt too.
+    let tick = interval.min(Duration::from_millis(200));
     loop {
-        let c = state::load(&g.root, &a.id, false)?;
-        if c.status() == Status::Stopped {
-            if a.stats {
-                return Err(Error::msg(format!("container {} is not running", a.id)));
+        if std::time::Instant::now() >= next {
+            if !c.alive() {
+                return Ok(0);
             }
+            println!("{}", stats(&c));
+            next += interval;
+        }
+        let mut fds: Vec<PollFd> = oom
+            .fd()
+            .map(|f| PollFd::new(f, PollFlags::POLLIN))
+            .into_iter()
+            .collect();
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(tick).unwrap_or(PollTimeout::MAX),
+        );
+        if oom.fired() {
+            println!("{}", serde_json::json!({"type": "oom", "id": a.id}));
+        }
+        if !c.alive() {
             return Ok(0);
         }
-        let event =
-            serde_json::json!({"type": "stats", "id": a.id, "data": c.saved.cgroup.stats()});
-        println!("{event}");
-        if a.stats {
-            return Ok(0);
-        }
-        std::thread::sleep(interval);
     }
 }
 
