@@ -232,12 +232,14 @@ pub fn relay_and_wait(master: OwnedFd, pid: i32, pidfd: BorrowedFd) -> Result<i3
     let mut code = None;
     while code.is_none() || master_open {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if master_open {
+        let master_idx = master_open.then(|| {
             fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
-        }
-        if stdin_open && code.is_none() {
+            fds.len() - 1
+        });
+        let stdin_idx = (stdin_open && code.is_none()).then(|| {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
+            fds.len() - 1
+        });
         // Once the process is gone, drain what the pty still holds.
         let timeout = if code.is_some() {
             PollTimeout::from(100u8)
@@ -275,7 +277,7 @@ pub fn relay_and_wait(master: OwnedFd, pid: i32, pidfd: BorrowedFd) -> Result<i3
                 let _ = sys::pidfd_send_signal(pidfd, sig);
             }
         }
-        if master_open && ready.get(1).copied().unwrap_or(false) {
+        if master_idx.is_some_and(|i| ready[i]) {
             match nix::unistd::read(master.as_fd(), &mut buf) {
                 Ok(0) | Err(Errno::EIO) => master_open = false,
                 Ok(n) => {
@@ -288,8 +290,7 @@ pub fn relay_and_wait(master: OwnedFd, pid: i32, pidfd: BorrowedFd) -> Result<i3
                 Err(e) => return Err(Error::sys("read", "pty", e)),
             }
         }
-        let stdin_idx = if master_open { 2 } else { 1 };
-        if stdin_open && code.is_none() && ready.get(stdin_idx).copied().unwrap_or(false) {
+        if stdin_idx.is_some_and(|i| ready[i]) {
             match nix::unistd::read(stdin.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => stdin_open = false,
                 Ok(n) => {

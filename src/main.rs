@@ -34,7 +34,12 @@ fn main() {
         Some(Command::Run(a)) => a.create.preserve_fds,
         Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
-    } + launch::listen_fds();
+    }
+    .saturating_add(launch::listen_fds());
+    if handed_on >= 65_536 {
+        eprintln!("berth: --preserve-fds {handed_on}: too many fds");
+        std::process::exit(1);
+    }
     if let Err(e) = linux::sys::fill_fd_gaps(3 + handed_on as i32) {
         eprintln!("berth: check inherited fds: {}", error::errno_text(e));
         std::process::exit(1);

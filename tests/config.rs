@@ -464,3 +464,20 @@ fn socket_activation_fds_are_passed_on() {
     assert_eq!(stdout(&out), "1 1\nactivated\n");
     b.assert_no_leftovers();
 }
+
+#[test]
+fn rootfs_propagation_values() {
+    // A slave of a private host mount is private: only "shared" is certain.
+    for (prop, shared) in [
+        ("rshared", true),
+        ("shared", true),
+        ("rprivate", false),
+        ("rslave", false),
+    ] {
+        let mut b = bundle(&["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+        b.config["linux"]["rootfsPropagation"] = json!(prop);
+        let out = b.run_ok();
+        assert_eq!(out.contains("shared:"), shared, "{prop}: {out}");
+        b.assert_no_leftovers();
+    }
+}

@@ -316,3 +316,21 @@ fn cwd_through_a_leaked_fd_is_refused() {
         b.assert_no_leftovers();
     }
 }
+
+#[test]
+fn the_program_path_cannot_reach_the_host_through_a_leaked_fd() {
+    // While the init sets up it holds fds on host directories; execve
+    // must not resolve a path through them (a CVE-2024-21626 variant).
+    // The host's /bin/busybox would print "escaped".
+    for n in 3..12 {
+        let path = format!("/proc/self/fd/{n}/../bin/busybox");
+        let b = bundle(&[&path, "echo", "escaped"]);
+        let out = b.run();
+        assert!(
+            !stdout(&out).contains("escaped"),
+            "fd {n} reached the host: {}",
+            stderr(&out)
+        );
+        b.assert_no_leftovers();
+    }
+}

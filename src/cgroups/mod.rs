@@ -239,7 +239,18 @@ pub fn locate_in(
 
 impl Cgroup {
     /// mkdir -p every directory, remembering where creation began.
+    /// mkdir -p every directory; on failure, what was made is removed. An
+    /// existing cgroup is reused only when it holds no process: it may
+    /// belong to another container.
     pub fn create(&mut self) -> Result<()> {
+        let r = self.make_dirs();
+        if r.is_err() {
+            let _ = self.destroy();
+        }
+        r
+    }
+
+    fn make_dirs(&mut self) -> Result<()> {
         for d in &mut self.dirs {
             let mut missing = Vec::new();
             let mut p = d.path.as_path();
@@ -269,6 +280,12 @@ impl Cgroup {
                 if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
                     inherit_cpuset(m)?;
                 }
+            }
+            if d.created_from.is_none() && subtree(&d.path).iter().any(|c| !procs(c).is_empty()) {
+                return Err(Error::msg(format!(
+                    "cgroup {} already exists and holds processes (another container's?)",
+                    d.path.display()
+                )));
             }
         }
         Ok(())
@@ -516,11 +533,12 @@ impl Cgroup {
             .collect()
     }
 
-    /// Pids in the container's cgroup (from the first hierarchy that has one).
+    /// Pids in the container's cgroup and the cgroups below it (from the
+    /// first hierarchy that has the directory).
     pub fn pids(&self) -> Vec<i32> {
         for d in &self.dirs {
-            if let Ok(s) = std::fs::read_to_string(d.path.join("cgroup.procs")) {
-                return s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            if d.path.is_dir() {
+                return subtree(&d.path).iter().flat_map(|c| procs(c)).collect();
             }
         }
         Vec::new()
@@ -528,8 +546,18 @@ impl Cgroup {
 
     /// Kill what is left and remove every directory berth created.
     pub fn destroy(&self) -> Result<()> {
+        // Only what berth created is berth's to empty and remove.
+        let ours: Vec<&Dir> = self
+            .dirs
+            .iter()
+            .filter(|d| d.created_from.is_some())
+            .collect();
         for _ in 0..100 {
-            let pids = self.pids();
+            let pids: Vec<i32> = ours
+                .iter()
+                .flat_map(|d| subtree(&d.path))
+                .flat_map(|c| procs(&c))
+                .collect();
             if pids.is_empty() {
                 break;
             }
@@ -542,24 +570,47 @@ impl Cgroup {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         let mut first_err = None;
-        for d in &self.dirs {
-            let Some(top) = &d.created_from else {
-                continue;
-            };
+        for d in ours {
+            let top = d.created_from.as_ref().expect("filtered above");
+            // Cgroups made inside the container (nested), deepest first,
+            // then ours up to where berth began creating.
+            let mut order: Vec<PathBuf> = subtree(&d.path);
             let mut p = d.path.clone();
-            loop {
-                if let Err(e) = rmdir_retry(&p)
+            while &p != top && p.pop() {
+                order.push(p.clone());
+            }
+            for dir in order {
+                if let Err(e) = rmdir_retry(&dir)
                     && first_err.is_none()
                 {
                     first_err = Some(e);
-                }
-                if &p == top || !p.pop() {
-                    break;
                 }
             }
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// A cgroup directory and all below it, deepest first.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(subtree(&e.path()));
+            }
+        }
+    }
+    if dir.is_dir() {
+        out.push(dir.to_path_buf());
+    }
+    out
+}
+
+fn procs(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn rmdir_retry(p: &Path) -> Result<()> {
@@ -653,6 +704,24 @@ mod tests {
         assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x").is_err());
         let e = locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x").unwrap_err();
         assert!(e.to_string().contains("systemd"), "{e}");
+    }
+
+    #[test]
+    fn an_existing_cgroup_with_processes_is_not_taken_nor_removed() {
+        let t = crate::tempdir::TempDir::new();
+        let h = Hierarchy {
+            mountpoint: t.path().to_path_buf(),
+            root: "/".into(),
+            v2: false,
+            controllers: vec!["pids".into()],
+        };
+        std::fs::create_dir(t.path().join("busy")).unwrap();
+        std::fs::write(t.path().join("busy/cgroup.procs"), "4242\n").unwrap();
+        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x").unwrap();
+        let e = c.create().unwrap_err().to_string();
+        assert!(e.contains("already exists and holds processes"), "{e}");
+        c.destroy().unwrap();
+        assert!(t.path().join("busy/cgroup.procs").exists());
     }
 
     #[test]

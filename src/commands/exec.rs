@@ -76,7 +76,14 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
     match c.status() {
         Status::Running => {}
-        Status::Paused if a.ignore_paused => {}
+        Status::Paused if a.ignore_paused => {
+            // The new process would be frozen before it could report that
+            // it has started: berth would wait forever.
+            return Err(Error::msg(format!(
+                "cannot exec in a paused container {}: --ignore-paused is not supported by this berth yet",
+                a.id
+            )));
+        }
         Status::Paused => {
             return Err(Error::msg(format!(
                 "cannot exec in a paused container {} (resume it, or use --ignore-paused)",

@@ -32,8 +32,12 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
     if a.all {
         for pid in c.saved.cgroup.pids() {
-            let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
+            // libc::kill takes realtime signals too, which nix's Signal does not.
+            // SAFETY: plain syscall with integer arguments.
+            let r = unsafe { libc::kill(pid, sig) };
+            if r != 0 && nix::errno::Errno::last() != nix::errno::Errno::ESRCH {
+                return Err(Error::sys("kill", pid, nix::errno::Errno::last()));
+            }
         }
         return Ok(0);
     }

@@ -30,7 +30,13 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     opts.console_fd = pair.as_ref().map(|(_, theirs)| theirs);
     let created = crate::launch::create(&opts)?;
     let master = match &pair {
-        Some((ours, _)) if created.terminal => Some(crate::console::receive_master(ours)?),
+        Some((ours, _)) if created.terminal => match crate::console::receive_master(ours) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                cleanup(g, &a.create.id);
+                return Err(e);
+            }
+        },
         _ => None,
     };
     drop(pair);

@@ -39,6 +39,11 @@ fn requested(a: &UpdateArgs) -> Result<Value> {
                 .map_err(|e| Error::msg(format!("--resources {path}: invalid JSON: {e}")))?
         }
     };
+    if !v.is_object() {
+        return Err(Error::msg(
+            "--resources: expected a JSON object (LinuxResources)",
+        ));
+    }
     let mut set = |section: &str, key: &str, val: Value| {
         if !v[section].is_object() {
             v[section] = json!({});

@@ -165,6 +165,7 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
+    sys::close_from(3 + plan.preserve_fds);
     if let Some(f) = &plan.seccomp
         && nnp
     {

@@ -62,7 +62,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         namespaces::new_cgroup_ns()?;
     }
     if b.namespaces.creates(LinuxNamespaceType::Time) {
-        namespaces::new_time_ns(ctx.proc, linux.and_then(|l| l.time_offsets().as_ref()))?;
+        dumpable_while(|| {
+            namespaces::new_time_ns(ctx.proc, linux.and_then(|l| l.time_offsets().as_ref()))
+        })?;
     }
     if let Some(h) = b.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).sys("sethostname", h)?;
@@ -144,6 +146,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
 
     drop(root);
     rootfs::switch_root(&b.rootfs, ctx.no_pivot)?;
+    rootfs::finish_propagation(b)?;
     crate::logging::step("init: root switched");
     if b.spec
         .root()
@@ -157,7 +160,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // The process's own attributes.
     let p = &b.process;
     process::set_rlimits(p)?;
-    process::set_oom_score_adj(ctx.proc, p)?;
+    dumpable_while(|| process::set_oom_score_adj(ctx.proc, p))?;
     process::set_personality(linux)?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
@@ -204,12 +207,26 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     hooks::run_all("startContainer", &list("startContainer"), &state)?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
+    // Its fds go with the close below; no destructor may close them again.
+    std::mem::forget(pty);
+    sys::close_from(3 + ctx.keep_fds);
     if let Some(f) = &b.seccomp
         && nnp
     {
         seccomp::load(f)?;
     }
     Err(process::exec(&program, &args, &env))
+}
+
+/// A non-dumpable process's /proc/self files belong to the host's root,
+/// which a user namespace does not map: writing our own oom_score_adj or
+/// timens_offsets there needs dumpable for that moment. Nothing from the
+/// container runs yet, so nothing can use the window.
+fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
+    nix::sys::prctl::set_dumpable(true).sys("prctl", "PR_SET_DUMPABLE")?;
+    let r = f();
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
+    r
 }
 
 /// A fresh session keyring per container, so containers do not share

@@ -115,7 +115,11 @@ pub fn create(o: &Options) -> Result<Created> {
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
     let proc = Proc::open_host()?;
     let (listen_fds, extra_env) = socket_activation();
-    let keep_fds = o.preserve_fds + listen_fds;
+    let keep_fds = o
+        .preserve_fds
+        .checked_add(listen_fds)
+        .filter(|n| *n < 65_536)
+        .ok_or_else(|| Error::msg(format!("--preserve-fds {}: too many fds", o.preserve_fds)))?;
 
     // 2. Claim the id; from here on, failure undoes what was done.
     let (dir, _lock) = state::create_dir(o.root, o.id)?;

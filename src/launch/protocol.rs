@@ -46,7 +46,21 @@ impl Channel {
 
     /// The next message; None when the peer has gone (exited or closed).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
+        // The datagram's real size first (MSG_PEEK|MSG_TRUNC), so that large
+        // annotations are never cut.
+        let size = loop {
+            match socket::recv(
+                self.0.as_raw_fd(),
+                &mut [0u8; 1],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+                Err(e) => return Err(Error::sys("receive from peer", "", e)),
+                Ok(n) => break n,
+            }
+        };
+        let mut buf = vec![0u8; size.max(1)];
         let n = loop {
             match socket::recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(nix::errno::Errno::EINTR) => continue,

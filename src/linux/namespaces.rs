@@ -28,8 +28,15 @@ pub fn clone_flags(ns: &Namespaces) -> CloneFlags {
 pub fn join_all(ns: &Namespaces) -> Result<()> {
     let mut joins: Vec<_> = ns.join.iter().collect();
     joins.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
-    for (t, path) in joins {
-        let f = std::fs::File::open(path).sys(&format!("open {t} namespace"), path.display())?;
+    // Open every path first: once the mount namespace is joined, later
+    // paths would resolve in the container's filesystem.
+    let files = joins
+        .iter()
+        .map(|(t, path)| {
+            std::fs::File::open(path).sys(&format!("open {t} namespace"), path.display())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for ((t, path), f) in joins.iter().zip(&files) {
         setns(f.as_fd(), flag(*t)).sys(&format!("join {t} namespace"), path.display())?;
     }
     Ok(())

@@ -42,12 +42,19 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mounts::propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    // Nothing done below may propagate back to the host.
+    // Nothing done below may propagate back to the host. pivot_root also
+    // refuses a shared root or parent: a shared propagation is applied to
+    // the new root after the switch (`finish_propagation`).
+    let initial = if prop.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE
+    } else {
+        prop
+    };
     mount(
         None::<&str>,
         "/",
         None::<&str>,
-        prop | MsFlags::MS_REC,
+        initial | MsFlags::MS_REC,
         None::<&str>,
     )
     .sys("set propagation of", "/")?;
@@ -65,18 +72,24 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
         Mode::empty(),
     )
     .sys("open rootfs", b.rootfs.display())?;
-    // rshared/rslave roots still need a private parent for pivot_root.
-    if prop.contains(MsFlags::MS_SHARED) {
-        mount(
-            None::<&str>,
-            sys::fd_path(fd.as_fd()).as_str(),
-            None::<&str>,
-            MsFlags::MS_SHARED | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .sys("set propagation of", b.rootfs.display())?;
-    }
     Ok(fd)
+}
+
+/// rootfsPropagation shared/rshared, applied once the root is switched.
+pub fn finish_propagation(b: &Bundle) -> Result<()> {
+    let prop = b
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mounts::propagation_flag);
+    match prop {
+        Some(p) if p.contains(MsFlags::MS_SHARED) => {
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+                .sys("set rootfsPropagation of", "/")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Config mounts, in order, then /dev.

@@ -98,6 +98,29 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// Close every fd from `first` up, right before execve: close-on-exec is
+/// not enough, since execve resolves its path while they are still open
+/// (a path through /proc/self/fd/N would reach a host directory). Falls
+/// back to closing one by one when a seccomp profile refuses close_range.
+pub fn close_from(first: u32) {
+    // SAFETY: plain syscall with integer arguments; nothing of ours is
+    // used after this but stdio and the fds below `first`.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r == 0 {
+        return;
+    }
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|_| (first as i32..4096).collect());
+    for fd in open.into_iter().filter(|fd| *fd >= first as i32) {
+        // SAFETY: closing an fd number; nothing of ours uses it afterwards.
+        unsafe { libc::close(fd) };
+    }
+}
+
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
