@@ -270,3 +270,16 @@ const SYSCALLS: &[&str] = &[
     "getpriority",
     "setpriority",
 ];
+
+#[test]
+fn a_profile_that_refuses_close_range_still_works() {
+    // Older profiles do not know close_range; without no_new_privs the
+    // filter is loaded before berth closes fds, so it must cope.
+    let mut b = with_profile(
+        "ls /proc/self/fd | wc -l",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}),
+    );
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    // 0, 1, 2 and ls's own directory fd.
+    assert_eq!(b.run_ok().trim(), "4");
+}

@@ -95,7 +95,25 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: plain syscall with integer arguments.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    Errno::result(r).map(drop)
+    if r == 0 {
+        return Ok(());
+    }
+    // A seccomp profile may refuse close_range: mark them one by one.
+    for fd in open_fds().into_iter().filter(|fd| *fd >= first as i32) {
+        // SAFETY: F_SETFD only sets the close-on-exec flag of fd.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// The fds open in this process (from /proc/self/fd, else a guess).
+fn open_fds() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|_| (0..4096).collect())
 }
 
 /// Close every fd from `first` up, right before execve: close-on-exec is
@@ -109,13 +127,7 @@ pub fn close_from(first: u32) {
     if r == 0 {
         return;
     }
-    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_else(|_| (first as i32..4096).collect());
-    for fd in open.into_iter().filter(|fd| *fd >= first as i32) {
+    for fd in open_fds().into_iter().filter(|fd| *fd >= first as i32) {
         // SAFETY: closing an fd number; nothing of ours uses it afterwards.
         unsafe { libc::close(fd) };
     }
