@@ -203,6 +203,301 @@ fn patch(base: &mut Value, change: &Value) {
     }
 }
 
+/// The runtime driven from outside: lifecycle, state, errors, pid file,
+/// hooks and cgroup placement (runtime.md), as (area, what, ok, detail).
+fn outside(o: &Opts, work: &Path, rootfs: &Path) -> Vec<(String, String, bool, String)> {
+    let mut out = Vec::new();
+    let mut check = |area: &str, what: &str, ok: bool, detail: String| {
+        out.push((area.to_string(), what.to_string(), ok, detail));
+    };
+    let root = work.join("state-outside");
+    // Files, not pipes: a created container inherits stdio and outlives
+    // the command, so a pipe would never reach end of file.
+    let rt = |args: &[&str]| {
+        let out_path = work.join("outside.stdout");
+        let out = std::fs::File::create(&out_path).unwrap();
+        let err = std::fs::File::create(work.join("outside.stderr")).unwrap();
+        let ok = Command::new(&o.runtime)
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .is_ok_and(|s| s.success());
+        (ok, std::fs::read_to_string(&out_path).unwrap_or_default())
+    };
+    let state = |id: &str| -> Option<Value> {
+        let (ok, text) = rt(&["state", id]);
+        if ok {
+            serde_json::from_str(&text).ok()
+        } else {
+            None
+        }
+    };
+    let dir = work.join("outside");
+    let hooklog = dir.join("hooklog");
+    std::fs::create_dir_all(&hooklog).unwrap();
+    let hook = |stage: &str, path: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"$s\" > {}/{stage}.json; readlink /proc/self/ns/mnt > {}/{stage}.mnt", path.display(), path.display())]});
+    let mut config = base(rootfs);
+    config["process"]["args"] = json!(["sleep", "1000"]);
+    config["linux"]["cgroupsPath"] = json!("/oci-conformance-outside/c1");
+    config["linux"]["resources"] = json!({"memory": {"limit": 33554432}, "pids": {"limit": 64}});
+    config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/hooklog", "type": "bind", "source": hooklog, "options": ["rbind"]}),
+    );
+    config["hooks"] = json!({
+        "prestart": [hook("prestart", &hooklog)],
+        "createRuntime": [hook("createRuntime", &hooklog)],
+        "createContainer": [hook("createContainer", &hooklog)],
+        "startContainer": [hook("startContainer", Path::new("/hooklog"))],
+        "poststart": [hook("poststart", &hooklog)],
+        "poststop": [hook("poststop", &hooklog)],
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let b = dir.to_str().unwrap();
+    let id = format!("outside-{}", std::process::id());
+    check(
+        "lifecycle",
+        "state of an unknown id fails",
+        state("no-such-container-x").is_none(),
+        String::new(),
+    );
+    let pid_file = dir.join("pid");
+    let (ok, _) = rt(&[
+        "create",
+        "--bundle",
+        b,
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    check(
+        "lifecycle",
+        "create succeeds",
+        ok,
+        std::fs::read_to_string(work.join("outside.stderr")).unwrap_or_default(),
+    );
+    let s = state(&id).unwrap_or(Value::Null);
+    check(
+        "state",
+        "status is created after create",
+        s["status"] == "created",
+        s.to_string(),
+    );
+    check("state", "id", s["id"] == id.as_str(), s.to_string());
+    check(
+        "state",
+        "bundle is the bundle's absolute path",
+        s["bundle"] == b,
+        s.to_string(),
+    );
+    check(
+        "state",
+        "ociVersion present",
+        s["ociVersion"].is_string(),
+        s.to_string(),
+    );
+    let pid = s["pid"].as_i64().unwrap_or(0);
+    check(
+        "state",
+        "pid of a created container",
+        pid > 0,
+        s.to_string(),
+    );
+    let pf = std::fs::read_to_string(&pid_file).unwrap_or_default();
+    check(
+        "pid file",
+        "digits only, the init's pid",
+        pf == pid.to_string(),
+        format!("{pf:?}"),
+    );
+    check(
+        "hooks",
+        "createContainer runs in the container's mount namespace",
+        std::fs::read_to_string(hooklog.join("createContainer.mnt")).ok()
+            == std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .ok()
+                .map(|p| format!("{}\n", p.display())),
+        String::new(),
+    );
+    check(
+        "hooks",
+        "createRuntime runs in the runtime's mount namespace",
+        std::fs::read_to_string(hooklog.join("createRuntime.mnt")).ok()
+            == std::fs::read_link("/proc/self/ns/mnt")
+                .ok()
+                .map(|p| format!("{}\n", p.display())),
+        String::new(),
+    );
+    let hs: Value = std::fs::read_to_string(hooklog.join("createRuntime.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    check(
+        "hooks",
+        "the state on stdin names the container and its pid",
+        hs["id"] == id.as_str() && hs["pid"] == pid,
+        hs.to_string(),
+    );
+    let (dup, _) = rt(&["create", "--bundle", b, &id]);
+    check(
+        "lifecycle",
+        "create with an id in use fails",
+        !dup,
+        String::new(),
+    );
+    check(
+        "lifecycle",
+        "and leaves the first container alone",
+        state(&id).is_some_and(|s| s["status"] == "created"),
+        String::new(),
+    );
+    let cg_mem = Path::new("/sys/fs/cgroup/memory/oci-conformance-outside/c1");
+    let cg_v2 = Path::new("/sys/fs/cgroup/oci-conformance-outside/c1");
+    if cg_mem.is_dir() {
+        check(
+            "cgroups (host)",
+            "init in cgroupsPath",
+            std::fs::read_to_string(cg_mem.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == pid.to_string()),
+            String::new(),
+        );
+        check(
+            "cgroups (host)",
+            "memory limit",
+            std::fs::read_to_string(cg_mem.join("memory.limit_in_bytes"))
+                .unwrap_or_default()
+                .trim()
+                == "33554432",
+            String::new(),
+        );
+    } else if cg_v2.is_dir() {
+        check(
+            "cgroups (host)",
+            "memory limit",
+            std::fs::read_to_string(cg_v2.join("memory.max"))
+                .unwrap_or_default()
+                .trim()
+                == "33554432",
+            String::new(),
+        );
+    } else {
+        check(
+            "cgroups (host)",
+            "cgroupsPath directory exists",
+            false,
+            "neither v1 memory nor v2 directory".into(),
+        );
+    }
+    let (ok, _) = rt(&["start", &id]);
+    check("lifecycle", "start succeeds", ok, String::new());
+    check(
+        "state",
+        "status is running after start",
+        state(&id).is_some_and(|s| s["status"] == "running"),
+        String::new(),
+    );
+    check(
+        "hooks",
+        "poststart ran",
+        hooklog.join("poststart.json").exists(),
+        String::new(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !hooklog.join("startContainer.json").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    check(
+        "hooks",
+        "startContainer ran inside the container",
+        std::fs::read_to_string(hooklog.join("startContainer.mnt")).ok()
+            == std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .ok()
+                .map(|p| format!("{}\n", p.display())),
+        String::new(),
+    );
+    let (again, _) = rt(&["start", &id]);
+    check(
+        "lifecycle",
+        "start of a running container fails",
+        !again,
+        String::new(),
+    );
+    let (del, _) = rt(&["delete", &id]);
+    check(
+        "lifecycle",
+        "delete of a running container fails",
+        !del,
+        String::new(),
+    );
+    let (ok, _) = rt(&["kill", &id, "KILL"]);
+    check("lifecycle", "kill succeeds", ok, String::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while state(&id).is_some_and(|s| s["status"] != "stopped")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    check(
+        "state",
+        "status is stopped after the process exits",
+        state(&id).is_some_and(|s| s["status"] == "stopped"),
+        String::new(),
+    );
+    let (ok, _) = rt(&["delete", &id]);
+    check(
+        "lifecycle",
+        "delete of a stopped container succeeds",
+        ok,
+        String::new(),
+    );
+    check(
+        "lifecycle",
+        "the container is gone after delete",
+        state(&id).is_none(),
+        String::new(),
+    );
+    check(
+        "hooks",
+        "poststop ran after delete",
+        hooklog.join("poststop.json").exists(),
+        String::new(),
+    );
+    check(
+        "cgroups (host)",
+        "cgroup removed on delete",
+        !cg_mem.exists() && !cg_v2.exists(),
+        String::new(),
+    );
+    let order = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ];
+    let times: Vec<_> = order
+        .iter()
+        .map(|s| {
+            std::fs::metadata(hooklog.join(format!("{s}.json")))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .collect();
+    check(
+        "hooks",
+        "all six ran, each once, in order",
+        times.iter().all(|t| t.is_some()) && times.windows(2).all(|w| w[0] <= w[1]),
+        format!("{times:?}"),
+    );
+    out
+}
+
 #[derive(Default)]
 struct Area {
     passed: usize,
@@ -309,6 +604,15 @@ fn main() {
     }
     let _ = holder.kill();
     let _ = holder.wait();
+    for (area, what, ok, detail) in outside(&o, &work, &rootfs) {
+        let a = areas.entry(area.clone()).or_default();
+        if ok {
+            a.passed += 1;
+        } else {
+            a.failed += 1;
+            failures.push(format!("[outside] {area}: {what} {detail}"));
+        }
+    }
 
     println!(
         "conformance of {} ({} cases)",
