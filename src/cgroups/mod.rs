@@ -419,7 +419,15 @@ impl Cgroup {
                     w.file
                 )));
             };
-            let r = Self::write_file(dir, &w.file, &w.value);
+            // With the BFQ scheduler the weights live in blkio.bfq.*: use
+            // them when present, as runc does.
+            let bfq = w.file.replacen("blkio.", "blkio.bfq.", 1);
+            let file = if w.file.starts_with("blkio.weight") && dir.join(&bfq).exists() {
+                bfq.as_str()
+            } else {
+                w.file.as_str()
+            };
+            let r = Self::write_file(dir, file, &w.value);
             // Raising the memory limit above memory+swap fails until
             // memory+swap is raised first.
             if r.as_ref().err().and_then(|e| e.errno()) == Some(nix::errno::Errno::EINVAL)
