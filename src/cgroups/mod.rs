@@ -27,7 +27,38 @@ pub struct FileWrite {
     pub value: String,
 }
 
-pub fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
+/// The writes that v1 and v2 spell alike: cpuset, pids, rdma.
+pub fn same_on_both(r: &LinuxResources) -> Vec<FileWrite> {
+    let w = |controller, file: &str, value: String| FileWrite {
+        controller,
+        file: file.to_string(),
+        value,
+    };
+    let mut out = Vec::new();
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+            out.push(w("cpuset", "cpuset.cpus", v.to_string()));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+            out.push(w("cpuset", "cpuset.mems", v.to_string()));
+        }
+    }
+    // 0 is "not set" (Docker sends it); a negative limit is "max".
+    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
+        let v = p.limit();
+        out.push(w(
+            "pids",
+            "pids.max",
+            if v < 0 { "max".into() } else { v.to_string() },
+        ));
+    }
+    for (dev, l) in r.rdma().iter().flatten() {
+        out.push(w("rdma", "rdma.max", rdma_line(dev, l)));
+    }
+    out
+}
+
+fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
     let mut s = dev.to_string();
     if let Some(h) = l.hca_handles() {
         s.push_str(&format!(" hca_handle={h}"));

@@ -80,22 +80,8 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
         if let Some(v) = c.idle() {
             out.push(w("cpu", "cpu.idle", v));
         }
-        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.cpus", v));
-        }
-        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.mems", v));
-        }
     }
-    // 0 is "not set" (Docker sends it); a negative limit is "max".
-    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
-        let v = p.limit();
-        out.push(w(
-            "pids",
-            "pids.max",
-            if v < 0 { "max".into() } else { v.to_string() },
-        ));
-    }
+    out.extend(super::same_on_both(r));
     if let Some(b) = r.block_io() {
         if let Some(v) = set(b.weight()) {
             out.push(w("blkio", "blkio.weight", v));
@@ -164,9 +150,6 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
                 format!("{} {}", p.name(), p.priority()),
             ));
         }
-    }
-    for (dev, l) in r.rdma().iter().flatten() {
-        out.push(w("rdma", "rdma.max", super::rdma_line(dev, l)));
     }
     Ok(out)
 }

@@ -93,22 +93,8 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
                 "realtime scheduling limits do not exist on cgroup v2",
             ));
         }
-        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.cpus", v));
-        }
-        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.mems", v));
-        }
     }
-    // 0 is "not set" (Docker sends it); a negative limit is "max".
-    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
-        let v = p.limit();
-        out.push(w(
-            "pids",
-            "pids.max",
-            if v < 0 { "max".into() } else { v.to_string() },
-        ));
-    }
+    out.extend(super::same_on_both(r));
     if let Some(b) = r.block_io() {
         if let Some(v) = set(b.weight()) {
             out.push(w("io", "io.weight", blkio_to_io_weight(v)));
@@ -143,9 +129,6 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
             format!("hugetlb.{}.max", h.page_size()),
             h.limit(),
         ));
-    }
-    for (dev, l) in r.rdma().iter().flatten() {
-        out.push(w("rdma", "rdma.max", super::rdma_line(dev, l)));
     }
     if r.network().is_some() {
         return Err(Error::config(
