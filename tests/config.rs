@@ -481,3 +481,10 @@ fn rootfs_propagation_values() {
         b.assert_no_leftovers();
     }
 }
+
+#[test]
+fn the_process_starts_with_default_signal_dispositions() {
+    // SigIgn in /proc/self/status: nothing ignored (SIGPIPE included).
+    let b = bundle(&["grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(b.run_ok(), "SigIgn:\t0000000000000000\n");
+}

@@ -166,6 +166,7 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
     sys::close_from(3 + plan.preserve_fds);
+    sys::default_signals();
     if let Some(f) = &plan.seccomp
         && nnp
     {

@@ -210,6 +210,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // Its fds go with the close below; no destructor may close them again.
     std::mem::forget(pty);
     sys::close_from(3 + ctx.keep_fds);
+    sys::default_signals();
     if let Some(f) = &b.seccomp
         && nnp
     {

@@ -327,3 +327,41 @@ pub fn exit_on_signals() -> crate::error::Result<()> {
     }
     Ok(())
 }
+
+/// Every signal to its default action, as the container's program should
+/// start: an ignored signal stays ignored across execve, and berth itself
+/// ignores SIGPIPE (Rust's default, so that a hook that does not read its
+/// stdin cannot kill berth), as whoever ran berth may have ignored others
+/// (glibc's own 32 and 33 included, which its wrappers refuse to touch:
+/// hence the raw rt_sigaction).
+pub fn default_signals() {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: act is a valid kernel sigaction with no handler; the old
+        // action is not asked for; 8 is the kernel's sigset size.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &act as *const KernelSigaction,
+                0usize,
+                8usize,
+            )
+        };
+    }
+}
