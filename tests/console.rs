@@ -180,3 +180,32 @@ fn foreground_exec_with_a_terminal_relays_too() {
     assert!(stdout(&out).contains("/dev/pts/"), "{}", stdout(&out));
     b.ok(&["delete", "--force", &b.id]);
 }
+
+#[test]
+fn a_console_symlink_in_the_image_is_replaced_not_followed() {
+    // CVE-2025-52565: /dev/console as a symlink must not aim the pty bind
+    // at another file. Here /dev is the image's own directory.
+    let mut b = bundle(&["sh", "-c", "ls -l /dev/console | cut -c1; cat /etc/victim"]);
+    let r = b.own_rootfs();
+    std::fs::write(r.join("etc/victim"), "untouched\n").unwrap();
+    std::os::unix::fs::symlink("/etc/victim", r.join("dev/console")).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| {
+        m["destination"] != "/dev" && !m["destination"].as_str().unwrap().starts_with("/dev/")
+    });
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]}));
+    b.config["process"]["terminal"] = json!(true);
+    b.config["root"]["readonly"] = json!(false);
+    b.write();
+    let out = b
+        .cmd(&["run", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out).replace('\r', "");
+    assert_eq!(text, "c\nuntouched\n");
+    assert_eq!(
+        std::fs::read_to_string(r.join("etc/victim")).unwrap(),
+        "untouched\n"
+    );
+}

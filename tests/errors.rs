@@ -334,3 +334,21 @@ fn the_program_path_cannot_reach_the_host_through_a_leaked_fd() {
         b.assert_no_leftovers();
     }
 }
+
+#[test]
+fn masked_paths_never_bind_a_swapped_dev_null() {
+    // CVE-2025-31133: the image's /dev/null is a symlink to a file; berth
+    // masks with the host's verified null device, never the image's.
+    let mut b = bundle(&["sh", "-c", "cat /proc/keys; echo end"]);
+    let r = b.own_rootfs();
+    std::fs::write(r.join("etc/secret"), "secret\n").unwrap();
+    let _ = std::fs::remove_file(r.join("dev/null"));
+    std::os::unix::fs::symlink("/etc/secret", r.join("dev/null")).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| {
+        m["destination"] != "/dev" && !m["destination"].as_str().unwrap().starts_with("/dev/")
+    });
+    b.config["linux"]["maskedPaths"] = json!(["/proc/keys"]);
+    b.config["root"]["readonly"] = json!(false);
+    assert_eq!(b.run_ok(), "end\n");
+    b.assert_no_leftovers();
+}

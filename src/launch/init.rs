@@ -110,15 +110,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         Some(sock) => {
             let size = b.process.console_size().map(|s| (s.height(), s.width()));
             let pty = crate::console::setup(Some(root.as_fd()), "/dev/pts/ptmx", sock, size)?;
-            let console = mounts::resolve_create(root.as_fd(), "/dev/console", mounts::Want::File)?;
-            nix::mount::mount(
-                Some(sys::fd_path(pty.slave.as_fd()).as_str()),
-                sys::fd_path(console.as_fd()).as_str(),
-                None::<&str>,
-                nix::mount::MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .sys("bind pty over", "/dev/console")?;
+            rootfs::bind_console(root.as_fd(), pty.slave.as_fd())?;
             Some(pty)
         }
         None => None,

@@ -263,6 +263,44 @@ fn host_device_path(kind: SFlag, major: u64, minor: u64, path: &str) -> String {
     }
 }
 
+/// Bind the pty slave (by fd, never by path) over a fresh /dev/console:
+/// whatever the image left there, a symlink included, is replaced first,
+/// so the bind cannot be redirected (CVE-2025-52565).
+pub fn bind_console(root: BorrowedFd, slave: BorrowedFd) -> Result<()> {
+    let dev = resolve_create(root, "/dev", Want::Dir)?;
+    match nix::unistd::unlinkat(
+        dev.as_fd(),
+        "console",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(Error::sys("remove", "/dev/console", e)),
+    }
+    nix::fcntl::openat(
+        dev.as_fd(),
+        "console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .sys("create", "/dev/console")?;
+    let console = sys::openat2(
+        dev.as_fd(),
+        "console",
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+        sys::RESOLVE_NO_SYMLINKS,
+    )
+    .sys("open", "/dev/console")?;
+    mount(
+        Some(sys::fd_path(slave).as_str()),
+        sys::fd_path(console.as_fd()).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .sys("bind pty over", "/dev/console")
+}
+
 /// Open a maskedPaths/readonlyPaths entry inside the root, or None when
 /// the image does not have it.
 fn open_if_present(root: BorrowedFd, p: &str, what: &str) -> Result<Option<OwnedFd>> {
