@@ -8,12 +8,13 @@ ROOTFS      := target/test-rootfs
 SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
-APT_TEST    := busybox-static gcc libc6-dev libseccomp-dev podman containerd
+APT_BUILD   := busybox-static gcc libc6-dev libseccomp-dev
+APT_TEST    := $(APT_BUILD) podman containerd
 # docker.io is unpacked, not installed: its service scripts stay out.
 DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
-.PHONY: all build install test lint demo bench conformance engines deps deps-bench clean
+.PHONY: all build install test lint demo bench conformance engines deps deps-build deps-bench clean
 
 all: build
 
@@ -23,7 +24,15 @@ build:
 install: build
 	install -m 0755 $(RELEASE) $(PREFIX)/bin/berth
 
-# Debian packages the tests need; installed only when missing.
+# What building berth and the demo bundle need; installed only when missing.
+deps-build:
+	@missing=""; for p in $(APT_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Debian packages the tests need (the engines too); installed only when missing.
 deps:
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,10 +46,10 @@ deps:
 		rm -rf $(DOCKER_DIR) && mv $(DOCKER_DIR).tmp $(DOCKER_DIR) && echo "unpacked docker.io in $(DOCKER_DIR)"; \
 	fi
 
-$(ROOTFS)/bin/busybox: tests/mkrootfs.sh | deps
+$(ROOTFS)/bin/busybox: tests/mkrootfs.sh | deps-build
 	sh tests/mkrootfs.sh $(ROOTFS)
 
-$(SUBREAPER): tests/subreaper.c | deps
+$(SUBREAPER): tests/subreaper.c | deps-build
 	@mkdir -p target
 	gcc -O2 -Wall -o $@ $<
 
@@ -66,7 +75,7 @@ conformance: $(ROOTFS)/bin/busybox $(SUBREAPER)
 	$(SUBREAPER) $(CONFORMANCE) --runtime $(RUNTIME) --rootfs $(ROOTFS)
 
 # Build berth, make a busybox bundle and run a container from it.
-demo: deps build $(ROOTFS)/bin/busybox
+demo: deps-build build $(ROOTFS)/bin/busybox
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	cp -a $(ROOTFS) $(DEMO)/rootfs
 	$(RELEASE) spec --bundle $(DEMO)
