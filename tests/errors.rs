@@ -18,13 +18,18 @@ fn create_fails(b: &Bundle, words: &[&str]) -> String {
     e
 }
 
+/// create with whatever is in the bundle dir now (no config.json written).
+fn create_as_is(b: &Bundle) -> std::process::Output {
+    b.cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn missing_config() {
     let b = bundle(&["true"]);
-    let out = b
-        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
-        .output()
-        .unwrap();
+    let out = create_as_is(&b);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("config.json: no such file or directory"),
@@ -38,10 +43,7 @@ fn missing_config() {
 fn unreadable_config() {
     let b = bundle(&["true"]);
     std::fs::create_dir(b.dir.join("config.json")).unwrap();
-    let out = b
-        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
-        .output()
-        .unwrap();
+    let out = create_as_is(&b);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("config.json: is a directory"),
@@ -55,10 +57,7 @@ fn unreadable_config() {
 fn invalid_json_and_wrong_types() {
     let b = bundle(&["true"]);
     std::fs::write(b.dir.join("config.json"), "{\"ociVersion\": \"1.0\",").unwrap();
-    let out = b
-        .cmd(&["create", "-b", b.dir.to_str().unwrap(), &b.id])
-        .output()
-        .unwrap();
+    let out = create_as_is(&b);
     assert!(stderr(&out).contains("invalid JSON"), "{}", stderr(&out));
     b.assert_no_leftovers();
     let mut b = bundle(&["true"]);

@@ -27,20 +27,29 @@ pub struct FileWrite {
     pub value: String,
 }
 
+fn w(controller: &'static str, file: impl Into<String>, value: impl ToString) -> FileWrite {
+    FileWrite {
+        controller,
+        file: file.into(),
+        value: value.to_string(),
+    }
+}
+
+/// Engines written in Go send 0 for "not set" (Docker's blkio weight,
+/// shares, quota, pids limit...); runc skips zeros, and so does berth.
+fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 /// The writes that v1 and v2 spell alike: cpuset, pids, rdma.
 pub fn same_on_both(r: &LinuxResources) -> Vec<FileWrite> {
-    let w = |controller, file: &str, value: String| FileWrite {
-        controller,
-        file: file.to_string(),
-        value,
-    };
     let mut out = Vec::new();
     if let Some(c) = r.cpu() {
         if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.cpus", v.to_string()));
+            out.push(w("cpuset", "cpuset.cpus", v));
         }
         if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.mems", v.to_string()));
+            out.push(w("cpuset", "cpuset.mems", v));
         }
     }
     // 0 is "not set" (Docker sends it); a negative limit is "max".
@@ -328,6 +337,22 @@ impl Cgroup {
             .iter()
             .find(|d| d.hierarchy.v2)
             .map(|d| d.path.as_path())
+    }
+
+    /// An fd on the v2 directory for clone3's CLONE_INTO_CGROUP (which
+    /// refuses O_PATH fds).
+    pub fn open_v2_dir(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        use nix::fcntl::OFlag;
+        self.v2_dir()
+            .map(|d| {
+                nix::fcntl::open(
+                    d,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .sys("open cgroup", d.display())
+            })
+            .transpose()
     }
 
     /// Move the calling (single-threaded) process into its v1 cgroups.
@@ -745,8 +770,8 @@ mod tests {
         assert!(e.to_string().contains("systemd"), "{e}");
     }
 
-    #[test]
-    fn an_existing_cgroup_with_processes_is_not_taken_nor_removed() {
+    /// A v1 "pids" hierarchy mounted at a temp dir (files only, no kernel).
+    fn temp_pids_hierarchy() -> (crate::tempdir::TempDir, Hierarchy) {
         let t = crate::tempdir::TempDir::new();
         let h = Hierarchy {
             mountpoint: t.path().to_path_buf(),
@@ -754,6 +779,12 @@ mod tests {
             v2: false,
             controllers: vec!["pids".into()],
         };
+        (t, h)
+    }
+
+    #[test]
+    fn an_existing_cgroup_with_processes_is_not_taken_nor_removed() {
+        let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("busy")).unwrap();
         std::fs::write(t.path().join("busy/cgroup.procs"), "4242\n").unwrap();
         let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x").unwrap();
@@ -765,13 +796,7 @@ mod tests {
 
     #[test]
     fn create_and_destroy_against_a_temp_dir() {
-        let t = crate::tempdir::TempDir::new();
-        let h = Hierarchy {
-            mountpoint: t.path().to_path_buf(),
-            root: "/".into(),
-            v2: false,
-            controllers: vec!["pids".into()],
-        };
+        let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("existing")).unwrap();
         let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/existing/a/b")), "x").unwrap();
         c.create().unwrap();

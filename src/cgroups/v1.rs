@@ -1,27 +1,13 @@
 //! linux.resources as cgroup v1 file writes: a pure mapping, unit-tested
 //! against the file names; `Cgroup::apply` carries them out.
 
-use super::FileWrite;
+use super::{FileWrite, set, w};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
-
-fn w(controller: &'static str, file: impl Into<String>, value: impl ToString) -> FileWrite {
-    FileWrite {
-        controller,
-        file: file.into(),
-        value: value.to_string(),
-    }
-}
 
 /// -1 means "no limit"; v1 files take -1 for that too.
 fn limit(v: i64) -> String {
     if v < 0 { "-1".into() } else { v.to_string() }
-}
-
-/// Engines written in Go send 0 for "not set" (Docker's blkio weight,
-/// shares, quota...); runc skips zeros, and so does berth.
-fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
-    v.filter(|x| *x != T::default())
 }
 
 pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {

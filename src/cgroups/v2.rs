@@ -1,17 +1,9 @@
 //! linux.resources as cgroup v2 file writes, converting v1-style values
 //! the way runc does (shares to weight, swap as memory+swap).
 
-use super::FileWrite;
+use super::{FileWrite, set, w};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
-
-fn w(controller: &'static str, file: impl Into<String>, value: impl ToString) -> FileWrite {
-    FileWrite {
-        controller,
-        file: file.into(),
-        value: value.to_string(),
-    }
-}
 
 fn max_or(v: i64) -> String {
     if v < 0 { "max".into() } else { v.to_string() }
@@ -28,11 +20,6 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 /// blkio.weight (10..1000) to io.weight (1..10000).
 pub fn blkio_to_io_weight(weight: u16) -> u64 {
     1 + (u64::from(weight).clamp(10, 1000) - 10) * 9999 / 990
-}
-
-/// 0 means "not set" for the values Go engines always send, as in runc.
-fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
-    v.filter(|x| *x != T::default())
 }
 
 pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {

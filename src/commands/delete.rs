@@ -1,6 +1,6 @@
 use super::Global;
 use crate::cli::DeleteArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SysContext};
 use crate::linux::sys;
 use crate::state::{self, Container, Status};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -56,8 +56,7 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
 /// run poststop hooks.
 pub fn destroy(c: Container) -> Result<()> {
     c.saved.cgroup.destroy()?;
-    std::fs::remove_dir_all(&c.dir)
-        .map_err(|e| Error::msg(format!("remove {}: {e}", c.dir.display())))?;
+    std::fs::remove_dir_all(&c.dir).sys("remove state dir", c.dir.display())?;
     if let Some(h) = &c.saved.hooks
         && let Some(list) = h.poststop()
         && let Err(e) = crate::hooks::run_all("poststop", list, &c.oci_state("stopped"))

@@ -64,19 +64,7 @@ fn namespaces_to_join(init: i32) -> CloneFlags {
 /// has exec'd.
 pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     let join = namespaces_to_join(plan.init_pid);
-    let v2 = match plan.cgroup.v2_dir() {
-        Some(d) => Some(
-            nix::fcntl::open(
-                d,
-                nix::fcntl::OFlag::O_RDONLY
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .sys("open cgroup", d.display())?,
-        ),
-        None => None,
-    };
+    let v2 = plan.cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;
     let stage1 =
         match sys::clone3(0, v2.as_ref().map(|f| f.as_raw_fd())).sys("clone3", "exec stage-1")? {

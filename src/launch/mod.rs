@@ -96,21 +96,10 @@ pub fn create(o: &Options) -> Result<Created> {
     spec::validate_id(o.id)?;
     let bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
-    let connected = match (
-        bundle.process.terminal().unwrap_or(false),
-        o.console_fd,
-        o.console_socket,
-    ) {
-        (true, None, Some(path)) => Some(crate::console::connect(path)?),
-        (true, None, None) => return Err(crate::console::no_socket()),
-        _ => None,
-    };
     let terminal = bundle.process.terminal().unwrap_or(false);
-    let console = if terminal {
-        o.console_fd.or(connected.as_ref())
-    } else {
-        None
-    };
+    if terminal && o.console_fd.is_none() && o.console_socket.is_none() {
+        return Err(crate::console::no_socket());
+    }
     let linux = bundle.spec.linux().as_ref();
     let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
     let proc = Proc::open_host()?;
@@ -120,6 +109,16 @@ pub fn create(o: &Options) -> Result<Created> {
         .checked_add(listen_fds)
         .filter(|n| *n < 65_536)
         .ok_or_else(|| Error::msg(format!("--preserve-fds {}: too many fds", o.preserve_fds)))?;
+    // The engine's console socket is the last thing before side effects.
+    let connected = match (terminal, o.console_fd, o.console_socket) {
+        (true, None, Some(path)) => Some(crate::console::connect(path)?),
+        _ => None,
+    };
+    let console = if terminal {
+        o.console_fd.or(connected.as_ref())
+    } else {
+        None
+    };
 
     // 2. Claim the id; from here on, failure undoes what was done.
     let (dir, _lock) = state::create_dir(o.root, o.id)?;
@@ -151,19 +150,7 @@ pub fn create(o: &Options) -> Result<Created> {
     .sys("open", fifo_path.display())?;
 
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
-    let v2 = match cgroup.v2_dir() {
-        Some(d) => Some(
-            nix::fcntl::open(
-                d,
-                nix::fcntl::OFlag::O_RDONLY
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .sys("open cgroup", d.display())?,
-        ),
-        None => None,
-    };
+    let v2 = cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;
     let ctx = InitContext {
         id: o.id,
