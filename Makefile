@@ -46,7 +46,7 @@ deps:
 		rm -rf $(DOCKER_DIR) && mv $(DOCKER_DIR).tmp $(DOCKER_DIR) && echo "unpacked docker.io in $(DOCKER_DIR)"; \
 	fi
 
-$(ROOTFS)/bin/busybox: tests/mkrootfs.sh | deps-build
+$(ROOTFS)/bin/busybox: tests/mkrootfs.sh tests/sd-notify.c | deps-build
 	sh tests/mkrootfs.sh $(ROOTFS)
 
 $(SUBREAPER): tests/subreaper.c | deps-build

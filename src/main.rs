@@ -11,6 +11,7 @@ mod hooks;
 mod launch;
 mod linux;
 mod logging;
+mod notify;
 mod spec;
 mod state;
 #[cfg(test)]

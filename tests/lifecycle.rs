@@ -371,3 +371,68 @@ fn term_ends_a_created_container() {
     b.ok(&["delete", &b.id]);
     b.assert_no_leftovers();
 }
+
+/// With NOTIFY_SOCKET set, the container gets a socket of berth's own and
+/// `start` returns once the program has said READY=1, which reaches the
+/// caller's socket with MAINPID set to the init (runc's behaviour).
+#[test]
+fn notify_socket_ready_is_passed_on_with_the_init_pid() {
+    use std::os::unix::net::UnixDatagram;
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "[ \"$NOTIFY_SOCKET\" = /run/notify/notify.sock ] || exit 3
+         sleep 0.2; sd-notify STATUS=warming; sleep 0.2; sd-notify READY=1; sleep 100",
+    ]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs"}));
+    let host = b.dir.join("host.sock");
+    let sock = UnixDatagram::bind(&host).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    b.write();
+    let with_env = |b: &Bundle, args: &[&str]| {
+        let err = std::fs::File::create(b.dir.join("cmd.stderr")).unwrap();
+        let st = b
+            .cmd(args)
+            .env("NOTIFY_SOCKET", &host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .status()
+            .unwrap();
+        (
+            st,
+            std::fs::read_to_string(b.dir.join("cmd.stderr")).unwrap(),
+        )
+    };
+    let (st, err) = with_env(&b, &["create", "-b", b.dir.to_str().unwrap(), &b.id]);
+    assert!(st.success(), "{err}");
+    let (st, err) = with_env(&b, &["start", &b.id]);
+    assert!(st.success(), "{err}");
+    // start has returned: the message must already be there, and only it.
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("start returned before READY=1");
+    let pid = b.state()["pid"].as_i64().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        format!("READY=1\nMAINPID={pid}\n")
+    );
+    assert!(sock.recv(&mut buf).is_err(), "STATUS= was passed on");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+
+    // A program that dies without READY=1 makes start fail.
+    b.config["process"]["args"] = json!(["sh", "-c", "sleep 0.2; exit 1"]);
+    b.write();
+    let (st, err) = with_env(&b, &["create", "-b", b.dir.to_str().unwrap(), &b.id]);
+    assert!(st.success(), "{err}");
+    let (st, err) = with_env(&b, &["start", &b.id]);
+    assert!(
+        !st.success() && err.contains("exited before sending READY=1"),
+        "{err}"
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}

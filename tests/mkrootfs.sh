@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build a busybox root filesystem from Debian's busybox-static: one static
-# binary plus a link per applet, and the few /etc files engines and `id` read.
+# binary plus a link per applet, the few /etc files engines and `id` read,
+# and the static helpers the tests run inside containers.
 set -eu
 dest=${1:?usage: mkrootfs.sh DEST}
 bb=/bin/busybox
@@ -18,6 +19,8 @@ mkdir -p "$dest.tmp/usr"
 ln -s ../bin "$dest.tmp/usr/bin"
 ln -s ../bin "$dest.tmp/usr/sbin"
 chmod 1777 "$dest.tmp/tmp"
+# Test helpers busybox lacks, static like it.
+gcc -static -O2 -o "$dest.tmp/bin/sd-notify" "$(dirname "$0")/sd-notify.c"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$dest.tmp/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$dest.tmp/etc/group"
 rm -rf "$dest"

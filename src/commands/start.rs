@@ -22,6 +22,8 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         }
         Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
     }
+    // Bound before the program can run, so that no READY=1 is lost.
+    let notify = crate::notify::listen(&c.dir)?;
     let fifo = c.dir.join(state::FIFO);
     // Non-blocking: with no reader left the init is gone (ENXIO).
     let mut f = std::fs::OpenOptions::new()
@@ -44,7 +46,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     if poststart.is_empty() {
         // Like runc, return once the init is released; only poststart
         // hooks need the program to have been exec'd.
-        return Ok(());
+        return wait_ready(notify, &c);
     }
     // The init holds the only read end, close-on-exec: POLLERR on our
     // write end means it has exec'd (or died).
@@ -67,5 +69,16 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     if let Err(e) = crate::hooks::run_all("poststart", &poststart, &c.oci_state("running")) {
         crate::logging::warn(&e.to_string());
     }
-    Ok(())
+    wait_ready(notify, &c)
+}
+
+/// With NOTIFY_SOCKET, start returns once the program says it is ready.
+fn wait_ready(notify: Option<crate::notify::Listener>, c: &state::Container) -> Result<()> {
+    let Some(n) = notify else {
+        return Ok(());
+    };
+    let pidfd = c
+        .pidfd()
+        .ok_or_else(|| Error::msg("the container exited before it was ready"))?;
+    n.forward_ready(c.saved.pid, pidfd.as_fd())
 }

@@ -94,7 +94,7 @@ pub struct InitContext<'a> {
 pub fn create(o: &Options) -> Result<Created> {
     // 1. Everything that can be checked without side effects.
     spec::validate_id(o.id)?;
-    let bundle = spec::load_bundle(o.bundle)?;
+    let mut bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
     let terminal = bundle.process.terminal().unwrap_or(false);
     if terminal && o.console_fd.is_none() && o.console_socket.is_none() {
@@ -127,6 +127,16 @@ pub fn create(o: &Options) -> Result<Created> {
         cgroup: None,
         init: None,
     };
+    if crate::notify::host_socket().is_some() {
+        let m = crate::notify::prepare(&dir)?;
+        bundle
+            .mounts
+            .push(crate::linux::mounts::plan(&m, &bundle.dir)?);
+        let mut env = bundle.process.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+        env.push(format!("NOTIFY_SOCKET={}", crate::notify::IN_CONTAINER));
+        bundle.process.set_env(Some(env));
+    }
 
     // 3. The container's cgroups.
     cgroup.create()?;

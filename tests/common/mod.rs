@@ -20,7 +20,7 @@ pub fn rootfs() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-rootfs"));
     BUILD.call_once(|| {
-        if !path.join("bin/busybox").exists() {
+        if !path.join("bin/sd-notify").exists() {
             let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mkrootfs.sh");
             let st = Command::new("sh").arg(script).arg(&path).status().unwrap();
             assert!(st.success(), "building the test rootfs failed");
