@@ -1,0 +1,59 @@
+#!/bin/bash
+# run-tests.sh [--systemd] TEST... : run berth's integration tests (the
+# named files in tests/) inside a pure cgroup v2 VM (tests/vm/vm.sh), and
+# with --systemd also under systemd as PID 1, where the scripts in
+# tests/vm/*-check.sh run too. The test binaries are the ones cargo built
+# for this host (static, so they need nothing from the guest); berth goes
+# to the same absolute path it has here, where the tests look for it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mode=()
+if [ "${1:-}" = --systemd ]; then mode=(--systemd); shift; fi
+[ $# -gt 0 ] || { echo "usage: $0 [--systemd] TEST..." >&2; exit 2; }
+CARGO=${CARGO:-cargo}
+ROOTFS=${ROOTFS:-target/test-rootfs}
+
+stage=$(mktemp -d /tmp/berth-vm-stage.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+
+# One cargo call builds every named test; its JSON says where each went.
+args=()
+for t; do args+=(--test "$t"); done
+$CARGO test --no-run --message-format=json "${args[@]}" > "$stage/build.json"
+berth=$(pwd)/target/x86_64-unknown-linux-gnu/debug/berth
+[ -x "$berth" ] || { echo "no $berth" >&2; exit 1; }
+
+mkdir -p "$stage/tests"
+for t; do
+    exe=$(grep -o "\"executable\":\"[^\"]*/deps/$t-[0-9a-f]*\"" "$stage/build.json" | tail -1 | cut -d'"' -f4)
+    [ -n "$exe" ] || { echo "cargo built no test named $t" >&2; exit 1; }
+    strip --strip-debug -o "$stage/tests/$t" "$exe"
+done
+strip --strip-debug -o "$stage/berth" "$berth"
+gcc -static -O2 -o "$stage/subreaper" tests/subreaper.c
+cp -a "$ROOTFS" "$stage/rootfs"
+cp tests/vm/*-check.sh "$stage/" 2>/dev/null || true
+
+# The guest side: put berth where the tests expect it, run every test
+# binary (two at a time would only fight over the emulated CPUs).
+cat > "$stage/guest.sh" <<EOF
+set -u
+mkdir -p "$(dirname "$berth")"
+cp berth "$berth"
+export BERTH_TEST_ROOTFS=\$PWD/rootfs
+echo "guest: \$(uname -r), cgroup: \$(grep -o "^cgroup[^ ]* /sys/fs/cgroup[^ ]*" /proc/mounts | tr "\n" " "), init: \$(cat /proc/1/comm)"
+failed=""
+for t in tests/*; do
+    echo "=== \$t"
+    timeout 900 ./subreaper "\$t" --test-threads=1 || failed="\$failed \${t#tests/}"
+done
+for c in ./*-check.sh; do
+    [ -e "\$c" ] || continue
+    [ "${mode[*]:-}" = --systemd ] || continue
+    echo "=== \$c"
+    ./subreaper sh "\$c" || failed="\$failed \${c#./}"
+done
+if [ -n "\$failed" ]; then echo "guest: FAILED:\$failed"; exit 1; fi
+echo "guest: all passed"
+EOF
+bash tests/vm/vm.sh run "${mode[@]}" "$stage" sh guest.sh
