@@ -528,6 +528,7 @@ impl Cgroup {
         config: &[oci_spec::runtime::LinuxDeviceCgroup],
         devices: &[LinuxDevice],
     ) -> Result<()> {
+        let rules = devices::rules(config, devices)?;
         let Some(dir) = self.v1_dir("devices") else {
             if self.v2_dir().is_some() {
                 crate::logging::debug(
@@ -536,13 +537,13 @@ impl Cgroup {
             }
             return Ok(());
         };
-        for rule in devices::rules(config, devices) {
+        for rule in rules {
             let file = if rule.allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             };
-            Self::write_file(dir, file, &rule.text)
+            Self::write_file(dir, file, &rule.v1_text())
                 .map_err(|e| e.context("linux.resources.devices"))?;
         }
         Ok(())
