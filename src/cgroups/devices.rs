@@ -1,8 +1,10 @@
 //! The device cgroup policy: deny everything, then the config's rules in
 //! order, then the devices every container needs (runc's allowlist).
 //!
-//! The rules are kept structured, checked once, and written to v1 as
-//! devices.allow/deny text.
+//! The rules are kept structured: v1 gets them as devices.allow/deny text
+//! in order and the kernel keeps the state; v2 has no such files, so
+//! `Policy` replays them the way the v1 controller does and the eBPF
+//! program is generated from the result. Both hosts then decide alike.
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup};
@@ -155,9 +157,97 @@ pub fn rules(config: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<Ve
     Ok(out)
 }
 
+/// One entry of the v1 controller's exception list: a device pattern and
+/// the access it grants (default deny) or refuses (default allow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exception {
+    pub kind: Kind,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    pub access: u8,
+}
+
+/// Where a rule list leaves the v1 device controller: a default and the
+/// exceptions to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub default_allow: bool,
+    pub exceptions: Vec<Exception>,
+}
+
+impl Policy {
+    /// Replay `rules` as the v1 controller takes devices.allow and
+    /// devices.deny writes. A rule of the default's own verdict only takes
+    /// back access from an exception with the very same pattern: denying
+    /// "c 1:3" after allowing "c 1:*" leaves 1:3 allowed on v1, and so it
+    /// does here (runc refuses such a list instead; berth's v1 path has
+    /// always handed it to the kernel, and both paths must agree).
+    pub fn replay(rules: &[Rule]) -> Policy {
+        let mut p = Policy {
+            default_allow: true,
+            exceptions: Vec::new(),
+        };
+        for r in rules {
+            if r.kind == Kind::All {
+                p.default_allow = r.allow;
+                p.exceptions.clear();
+                continue;
+            }
+            let pos = p
+                .exceptions
+                .iter()
+                .position(|e| (e.kind, e.major, e.minor) == (r.kind, r.major, r.minor));
+            if r.allow != p.default_allow {
+                match pos {
+                    Some(i) => p.exceptions[i].access |= r.access,
+                    None => p.exceptions.push(Exception {
+                        kind: r.kind,
+                        major: r.major,
+                        minor: r.minor,
+                        access: r.access,
+                    }),
+                }
+            } else if let Some(i) = pos {
+                p.exceptions[i].access &= !r.access;
+                if p.exceptions[i].access == 0 {
+                    p.exceptions.remove(i);
+                }
+            }
+        }
+        p
+    }
+
+    /// Whether the v1 controller would let `access` through, as its
+    /// permission check decides: with a default deny one exception must
+    /// grant all of it; with a default allow any overlap refuses.
+    #[cfg(test)]
+    pub fn allows(&self, kind: Kind, major: u32, minor: u32, access: u8) -> bool {
+        let hit = |e: &&Exception, need_all: bool| {
+            (e.kind == Kind::All || e.kind == kind)
+                && e.major.is_none_or(|m| m == major)
+                && e.minor.is_none_or(|m| m == minor)
+                && if need_all {
+                    access & !e.access == 0
+                } else {
+                    access & e.access != 0
+                }
+        };
+        if self.default_allow {
+            !self.exceptions.iter().any(|e| hit(&e, false))
+        } else {
+            self.exceptions.iter().any(|e| hit(&e, true))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn list(json: &str) -> Vec<Rule> {
+        let cfg: Vec<LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();
+        rules(&cfg, &[]).unwrap()
+    }
 
     #[test]
     fn deny_all_then_config_then_defaults() {
@@ -196,5 +286,55 @@ mod tests {
         let cfg: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"type":"p"}]"#).unwrap();
         assert!(rules(&cfg, &[]).is_err());
+    }
+
+    #[test]
+    fn the_default_policy_is_the_allowlist() {
+        let p = Policy::replay(&list("[]"));
+        assert!(!p.default_allow);
+        assert_eq!(p.exceptions.len(), DEFAULT_ALLOW.len());
+        assert!(p.allows(Kind::Char, 1, 3, READ | WRITE));
+        assert!(p.allows(Kind::Char, 136, 4, READ | WRITE));
+        assert!(p.allows(Kind::Block, 8, 0, MKNOD));
+        assert!(!p.allows(Kind::Block, 8, 0, READ));
+        assert!(!p.allows(Kind::Char, 10, 229, READ));
+    }
+
+    #[test]
+    fn replay_follows_the_v1_controller() {
+        // Denying a device the default already denies takes access back
+        // from the exact exception only.
+        let p = Policy::replay(&list(
+            r#"[{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"},
+                {"allow":false,"type":"c","major":10,"minor":229,"access":"w"},
+                {"allow":true,"type":"c","major":4,"access":"r"},
+                {"allow":false,"type":"c","major":4,"minor":1,"access":"r"}]"#,
+        ));
+        assert!(p.allows(Kind::Char, 10, 229, READ | MKNOD));
+        assert!(!p.allows(Kind::Char, 10, 229, READ | WRITE));
+        // No hole can be punched in a wildcard, on v1 or here.
+        assert!(p.allows(Kind::Char, 4, 1, READ));
+        // "allow a" turns the policy into a denylist and forgets the rest;
+        // the defaults after it then only remove exact matches.
+        let p = Policy::replay(&list(
+            r#"[{"allow":true,"type":"c","major":99,"minor":1},
+                {"allow":true},
+                {"allow":false,"type":"c","major":1,"minor":3,"access":"w"},
+                {"allow":false,"type":"b","access":"r"}]"#,
+        ));
+        assert!(p.default_allow);
+        // The defaults' "c 1:3 rwm" allow removed the deny of its writes.
+        assert_eq!(
+            p.exceptions,
+            [Exception {
+                kind: Kind::Block,
+                major: None,
+                minor: None,
+                access: READ
+            }]
+        );
+        assert!(p.allows(Kind::Char, 1, 3, WRITE));
+        assert!(!p.allows(Kind::Block, 8, 1, READ | WRITE));
+        assert!(p.allows(Kind::Block, 8, 1, WRITE | MKNOD));
     }
 }
