@@ -9,6 +9,7 @@
 //! RCU grace period (milliseconds on an idle machine).
 
 pub mod devices;
+pub mod ebpf;
 pub mod stats;
 pub mod v1;
 pub mod v2;
@@ -523,29 +524,43 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Where the device policy goes: v1's devices controller when it is
+    /// mounted (on a hybrid host too, as runc does), else an eBPF program
+    /// on the v2 directory.
+    fn device_policy_at(&self) -> DevicePolicyAt<'_> {
+        if let Some(d) = self.v1_dir("devices") {
+            DevicePolicyAt::V1(d)
+        } else if let Some(d) = self.v2_dir() {
+            DevicePolicyAt::Ebpf(d)
+        } else {
+            DevicePolicyAt::Nowhere
+        }
+    }
+
     fn apply_devices(
         &self,
         config: &[oci_spec::runtime::LinuxDeviceCgroup],
         devices: &[LinuxDevice],
     ) -> Result<()> {
-        let Some(dir) = self.v1_dir("devices") else {
-            if self.v2_dir().is_some() {
-                crate::logging::debug(
-                    "device cgroup policy on cgroup v2 needs an eBPF program, which this berth does not load yet",
-                );
+        let rules = devices::rules(config, devices)?;
+        match self.device_policy_at() {
+            DevicePolicyAt::V1(dir) => {
+                for rule in rules {
+                    let file = if rule.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
+                    Self::write_file(dir, file, &rule.v1_text())
+                        .map_err(|e| e.context("linux.resources.devices"))?;
+                }
+                Ok(())
             }
-            return Ok(());
-        };
-        for rule in devices::rules(config, devices) {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            Self::write_file(dir, file, &rule.text)
-                .map_err(|e| e.context("linux.resources.devices"))?;
+            DevicePolicyAt::Ebpf(dir) => {
+                ebpf::install(dir, &rules).map_err(|e| e.context("linux.resources.devices"))
+            }
+            DevicePolicyAt::Nowhere => Ok(()),
         }
-        Ok(())
     }
 
     /// Freeze or thaw every process, waiting until the kernel says done.
@@ -653,6 +668,13 @@ impl Cgroup {
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum DevicePolicyAt<'a> {
+    V1(&'a Path),
+    Ebpf(&'a Path),
+    Nowhere,
 }
 
 /// A cgroup directory and all below it, deepest first.
@@ -768,6 +790,34 @@ mod tests {
         assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x").is_err());
         let e = locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x").unwrap_err();
         assert!(e.to_string().contains("systemd"), "{e}");
+    }
+
+    #[test]
+    fn the_device_policy_goes_to_v1_devices_else_to_an_ebpf_program() {
+        let with_devices = format!(
+            "{HYBRID}42 31 0:39 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
+        );
+        let own = format!("{OWN}5:devices:/\n");
+        let at = |mountinfo: &str| {
+            let c = locate_in(&parse_mountinfo(mountinfo), &own, None, "x").unwrap();
+            match c.device_policy_at() {
+                DevicePolicyAt::V1(p) => format!("v1 {}", p.display()),
+                DevicePolicyAt::Ebpf(p) => format!("ebpf {}", p.display()),
+                DevicePolicyAt::Nowhere => "nowhere".into(),
+            }
+        };
+        // Hybrid: v1 keeps it, as runc does.
+        assert_eq!(at(&with_devices), "v1 /sys/fs/cgroup/devices/x");
+        assert_eq!(
+            at("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"),
+            "ebpf /sys/fs/cgroup/x"
+        );
+        // No v1 devices controller: the v2 program still works.
+        assert_eq!(at(HYBRID), "ebpf /sys/fs/cgroup/unified/x");
+        assert_eq!(
+            at("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"),
+            "nowhere"
+        );
     }
 
     /// A v1 "pids" hierarchy mounted at a temp dir (files only, no kernel).

@@ -1,5 +1,6 @@
 //! One file per kernel concern the container touches.
 
+pub mod bpf;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
