@@ -185,9 +185,10 @@ pub struct ExecArgs {
     /// Exec even into a paused container.
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
-    /// Join a sub-cgroup of the container's (v2 path below it).
+    /// Run in an existing cgroup below the container's: PATH, or
+    /// CONTROLLER[,CONTROLLER]:PATH for v1 hierarchies (repeatable).
     #[arg(long)]
-    pub cgroup: Option<String>,
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments, unless --process is given.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -197,3 +197,114 @@ fn exec_leaks_no_fd_but_preserved_ones() {
     assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// --ignore-paused: the process is set up at once, joins the frozen
+/// cgroup last, and runs only after resume. Without the flag, a clear no.
+#[test]
+fn exec_ignore_paused_runs_after_resume() {
+    let b = running(&["sleep", "100"]);
+    b.ok(&["pause", &b.id]);
+    let refused = exec(&b, &[&b.id, "true"]);
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("paused"),
+        "{}",
+        stderr(&refused)
+    );
+    // Detached, so nothing of ours may be inherited: it will be frozen.
+    let err = std::fs::File::create(b.dir.join("exec.stderr")).unwrap();
+    let st = b
+        .cmd(&[
+            "exec",
+            "-d",
+            "--ignore-paused",
+            &b.id,
+            "sh",
+            "-c",
+            "echo ran > /tmp/marker",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .status()
+        .unwrap();
+    let e = std::fs::read_to_string(b.dir.join("exec.stderr")).unwrap();
+    assert!(st.success(), "{e}");
+    let init = b.state()["pid"].as_i64().unwrap();
+    let marker = format!("/proc/{init}/root/tmp/marker");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the process ran in a paused container"
+    );
+    assert_eq!(b.state()["status"], "paused");
+    b.ok(&["resume", &b.id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&marker).unwrap_or_default() != "ran\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the process never ran after resume"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+/// --cgroup: an existing cgroup below the container's, on every
+/// hierarchy or (v1) on the named controllers' only.
+#[test]
+fn exec_cgroup_runs_in_a_sub_cgroup() {
+    let b = running(&["sleep", "100"]);
+    let dirs = b.cgroup_dirs();
+    let mkdir = |d: &std::path::Path| {
+        std::fs::create_dir(d).unwrap();
+        // A new v1 cpuset is empty: nothing could run in it.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.parent().unwrap().join(f)) {
+                std::fs::write(d.join(f), v).unwrap();
+            }
+        }
+    };
+    for d in &dirs {
+        mkdir(&d.join("sub"));
+    }
+    let out = exec(&b, &["--cgroup", "sub", &b.id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in text.lines().filter(|l| !l.contains("name=")) {
+        assert!(line.ends_with(&format!("/{}/sub", b.id)), "{text}");
+    }
+    let v1_pids = dirs
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/pids/"))
+        .cloned();
+    if let Some(pids) = v1_pids {
+        mkdir(&pids.join("only"));
+        let out = exec(
+            &b,
+            &["--cgroup", "pids:only", &b.id, "cat", "/proc/self/cgroup"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let line = |c: &str| text.lines().find(|l| l.contains(c)).unwrap().to_string();
+        assert!(line(":pids:").ends_with("/only"), "{text}");
+        assert!(line(":memory:").ends_with(&b.id), "{text}");
+    } else {
+        let out = exec(&b, &["--cgroup", "pids:only", &b.id, "true"]);
+        assert!(
+            stderr(&out).contains("no v1 hierarchy has the pids controller"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = exec(&b, &["--cgroup", "ghost", &b.id, "true"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("ghost"),
+        "{}",
+        stderr(&out)
+    );
+    let out = exec(&b, &["--cgroup", "../escape", &b.id, "true"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}

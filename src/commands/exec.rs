@@ -74,16 +74,9 @@ fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
 
 pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
-    match c.status() {
-        Status::Running => {}
-        Status::Paused if a.ignore_paused => {
-            // The new process would be frozen before it could report that
-            // it has started: berth would wait forever.
-            return Err(Error::msg(format!(
-                "cannot exec in a paused container {}: --ignore-paused is not supported by this berth yet",
-                a.id
-            )));
-        }
+    let paused = match c.status() {
+        Status::Running => false,
+        Status::Paused if a.ignore_paused => true,
         Status::Paused => {
             return Err(Error::msg(format!(
                 "cannot exec in a paused container {} (resume it, or use --ignore-paused)",
@@ -97,7 +90,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
                 a.id
             )));
         }
-    }
+    };
     let process = build(a, c.saved.process.as_ref())?;
     crate::spec::validate_process(&process)?;
     // A foreground exec with a terminal and no socket relays it itself.
@@ -115,7 +108,6 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     for (flag, set) in [
         ("--apparmor", &a.apparmor),
         ("--process-label", &a.process_label),
-        ("--cgroup", &a.cgroup),
     ] {
         if set.is_some() {
             return Err(Error::msg(format!(
@@ -123,6 +115,16 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
             )));
         }
     }
+    let cgroup = if a.cgroup.is_empty() {
+        c.saved.cgroup.clone()
+    } else {
+        c.saved.cgroup.below(&a.cgroup)?
+    };
+    let join_late = if paused {
+        Some(cgroup.open_join_files()?)
+    } else {
+        None
+    };
     let pidfd = c
         .pidfd()
         .ok_or_else(|| Error::msg(format!("container {} is not running", a.id)))?;
@@ -143,10 +145,11 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         caps,
         init_pid: c.saved.pid,
         init_pidfd: &pidfd,
-        cgroup: &c.saved.cgroup,
+        cgroup: &cgroup,
         preserve_fds: a.preserve_fds,
         console: console.as_ref(),
         seccomp,
+        join_late,
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

@@ -35,6 +35,10 @@ pub struct ExecPlan<'a> {
     /// The connected console socket for a terminal.
     pub console: Option<&'a OwnedFd>,
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// `--ignore-paused` on a paused container: the cgroup files to join
+    /// through once set up. Joining earlier would freeze the process
+    /// before it could say it is ready.
+    pub join_late: Option<Vec<std::fs::File>>,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -64,7 +68,10 @@ fn namespaces_to_join(init: i32) -> CloneFlags {
 /// has exec'd.
 pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     let join = namespaces_to_join(plan.init_pid);
-    let v2 = plan.cgroup.open_v2_dir()?;
+    let v2 = match plan.join_late {
+        None => plan.cgroup.open_v2_dir()?,
+        Some(_) => None,
+    };
     let (parent_ch, child_ch) = protocol::pair()?;
     let stage1 =
         match sys::clone3(0, v2.as_ref().map(|f| f.as_raw_fd())).sys("clone3", "exec stage-1")? {
@@ -78,25 +85,40 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
             sys::Forked::Parent { pid, .. } => pid,
         };
     drop(child_ch);
-    let first = parent_ch.recv();
+    // Stage-1 sends the pid; the process itself may speak first. Done at
+    // EOF (the process exec'd: its end is close-on-exec) or at Joining.
+    let mut pid = None;
+    let mut outcome = None;
+    while pid.is_none() || outcome.is_none() {
+        match parent_ch.recv() {
+            Ok(Some(Msg::InitPid(p))) => pid = Some(p),
+            Ok(Some(Msg::Joining)) => outcome = Some(Ok(())),
+            Ok(Some(Msg::Error(m))) => outcome = Some(Err(Error::msg(m))),
+            Ok(Some(other)) => {
+                outcome = Some(Err(Error::msg(format!("exec: unexpected {other:?}"))));
+            }
+            Ok(None) => {
+                outcome.get_or_insert(Ok(()));
+                break;
+            }
+            Err(e) => {
+                outcome = Some(Err(e));
+                break;
+            }
+        }
+    }
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
-    let pid = match first? {
-        Some(Msg::InitPid(p)) => p,
-        Some(Msg::Error(m)) => return Err(Error::msg(m)),
-        _ => {
-            return Err(Error::msg(
-                "exec: stage-1 exited without starting the process",
-            ));
+    match (outcome.expect("loop ends with one"), pid) {
+        (Ok(()), Some(pid)) => Ok(pid),
+        (Ok(()), None) => Err(Error::msg(
+            "exec: stage-1 exited without starting the process",
+        )),
+        (Err(e), pid) => {
+            if let Some(p) = pid {
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
+            }
+            Err(e)
         }
-    };
-    // EOF: the process exec'd (its end of the socket is close-on-exec).
-    match parent_ch.recv()? {
-        None => Ok(pid),
-        Some(Msg::Error(m)) => {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            Err(Error::msg(m))
-        }
-        Some(other) => Err(Error::msg(format!("exec: unexpected {other:?}"))),
     }
 }
 
@@ -107,7 +129,9 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .sys("prctl", "PR_SET_PDEATHSIG")?;
-    plan.cgroup.join_v1_self()?;
+    if plan.join_late.is_none() {
+        plan.cgroup.join_v1_self()?;
+    }
     // setns with no flags would mean "all of them": skip it when we share
     // every namespace already.
     if !join.is_empty() {
@@ -118,7 +142,7 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     }
     match sys::clone3(sys::CLONE_PARENT, None).sys("clone3", "exec process")? {
         sys::Forked::Child => {
-            let e = match run_process(plan) {
+            let e = match run_process(plan, ch) {
                 Err(e) => e,
                 Ok(never) => match never {},
             };
@@ -129,7 +153,7 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     }
 }
 
-fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
+fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible> {
     let p = plan.process;
     process::set_rlimits(p)?;
     process::enter_cwd(p)?;
@@ -142,6 +166,16 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     let env = process::environment(p, &[]);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
+    if let Some(files) = &plan.join_late {
+        // Everything that can fail is behind us: berth may return, and we
+        // freeze on the way out of the write until the container resumes.
+        ch.send(&Msg::Joining)?;
+        for mut f in files {
+            use std::io::Write;
+            f.write_all(b"0")
+                .sys("join the paused container's cgroup", "")?;
+        }
+    }
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let Some(f) = &plan.seccomp
         && !nnp

@@ -19,6 +19,9 @@ pub enum Msg {
     HooksDone,
     /// init to parent: set up and waiting on the exec fifo.
     Ready,
+    /// exec process to parent (`exec --ignore-paused`): set up, and about
+    /// to join the frozen cgroup, where it will wait for `resume`.
+    Joining,
     /// either side: the step that failed, fully worded.
     Error(String),
 }
