@@ -9,12 +9,13 @@ SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
 APT_BUILD   := busybox-static gcc libc6-dev libseccomp-dev
-APT_TEST    := $(APT_BUILD) podman containerd
+# qemu and mmdebstrap: the pure cgroup v2 and systemd VMs (tests/vm/).
+APT_TEST    := $(APT_BUILD) podman containerd qemu-system-x86 mmdebstrap e2fsprogs xz-utils
 # docker.io is unpacked, not installed: its service scripts stay out.
 DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
-.PHONY: all build install test lint demo bench conformance engines deps deps-build deps-bench clean
+.PHONY: all build install test lint demo bench conformance engines vm deps deps-build deps-bench clean
 
 all: build
 
@@ -64,6 +65,7 @@ test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
 	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory engines
+	$(MAKE) --no-print-directory vm
 
 # conformance/: oci-check inside the container checks every config field
 # it was started with; RUNTIME=runc (or crun, ...) runs the same suite on
@@ -90,6 +92,16 @@ engines: $(ROOTFS)/bin/busybox | deps
 	$(CARGO) build
 	bash tests/engines/podman.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 	bash tests/engines/docker.sh $(RUNTIME) $(CURDIR)/$(ROOTFS) $(DOCKER_DIR)
+
+# The layouts this host lacks: the integration tests again in a VM whose
+# only cgroup hierarchy is v2, then under systemd as PID 1 (pure v2 too).
+# Debian's kernel and the systemd image are cached in /var/tmp/berth-vm.
+VM_TESTS := cgroups lifecycle config exec errors console seccomp
+vm: $(ROOTFS)/bin/busybox | deps
+	bash tests/vm/vm.sh kernel
+	bash tests/vm/run-tests.sh $(VM_TESTS)
+	bash tests/vm/vm.sh image
+	bash tests/vm/run-tests.sh --systemd cgroups lifecycle
 
 deps-bench:
 	@missing=""; for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

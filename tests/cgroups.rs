@@ -392,16 +392,30 @@ fn events_stats_and_interval() {
         "{e}"
     );
     // A stream, ended by the container's end.
-    let child = b
+    let mut child = b
         .cmd(&["events", "--interval", "100ms", &b.id])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(350));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(pipe)
+            .lines()
+            .map_while(|l| l.ok())
+            .inspect(|_| {
+                let _ = tx.send(());
+            })
+            .count()
+    });
+    for _ in 0..2 {
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("events --interval printed no stats");
+    }
     b.ok(&["kill", &b.id, "KILL"]);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert!(stdout(&out).lines().count() >= 2, "{}", stdout(&out));
+    assert!(child.wait().unwrap().success());
+    assert!(reader.join().unwrap() >= 2);
     b.ok(&["delete", &b.id]);
     b.assert_no_leftovers();
 }

@@ -15,6 +15,8 @@ ROOTFS=${ROOTFS:-target/test-rootfs}
 
 stage=$(mktemp -d /tmp/berth-vm-stage.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
+# Containers with a user namespace reach the rootfs as unmapped users.
+chmod 755 "$stage"
 
 # One cargo call builds every named test; its JSON says where each went.
 args=()

@@ -160,6 +160,7 @@ if [ "$mode" = plain ]; then
     mkdir -p /etc /root
     echo "root:x:0:0:root:/root:/bin/sh" > /etc/passwd
     echo "root:x:0:" > /etc/group
+    echo berthvm > /etc/hostname
     ip link set lo up
     hostname berthvm
     sh /vm/run.sh
