@@ -259,8 +259,9 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
     let mkdir = |d: &std::path::Path| {
         std::fs::create_dir(d).unwrap();
         // A new v1 cpuset is empty: nothing could run in it.
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = std::fs::read_to_string(d.parent().unwrap().join(f)) {
+        if d.starts_with("/sys/fs/cgroup/cpuset/") {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
                 std::fs::write(d.join(f), v).unwrap();
             }
         }
