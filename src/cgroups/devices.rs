@@ -73,6 +73,92 @@ pub fn rules(
     out
 }
 
+/// One device access an allow list grants: type 'c' or 'b', None for a
+/// wildcard number, and the permissions, a subset of "rwm" in that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub perms: String,
+}
+
+/// What a rule list comes to once every rule has been applied in order,
+/// as the v1 kernel would: for consumers that only take an end result
+/// (systemd's DevicePolicy/DeviceAllow).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Every device, every access.
+    AllowAll,
+    /// Nothing but these.
+    Only(Vec<Access>),
+    /// Everything except some devices: systemd cannot say that.
+    AllExcept(Vec<Access>),
+}
+
+fn parse_rule(text: &str) -> Option<Access> {
+    if text == "a" {
+        return None;
+    }
+    let mut parts = text.split(' ');
+    let kind = parts.next()?.chars().next()?;
+    let (major, minor) = parts.next()?.split_once(':')?;
+    let num = |s: &str| s.parse::<i64>().ok();
+    Some(Access {
+        kind,
+        major: num(major),
+        minor: num(minor),
+        perms: parts.next().unwrap_or("rwm").to_string(),
+    })
+}
+
+/// `a` covers `b`: same or wildcard type and numbers.
+fn covers(a: &Access, b: &Access) -> bool {
+    (a.kind == 'a' || a.kind == b.kind)
+        && (a.major.is_none() || a.major == b.major)
+        && (a.minor.is_none() || a.minor == b.minor)
+}
+
+/// Apply the rules in order: "a" resets to deny-all or allow-all; a rule
+/// that goes against the default adds an exception (merging permissions
+/// into an identical one); a rule that goes with it takes its permissions
+/// away from the exceptions it covers.
+pub fn effective(rules: &[Rule]) -> Policy {
+    let mut default_allow = false;
+    let mut exceptions: Vec<Access> = Vec::new();
+    for r in rules {
+        let Some(a) = parse_rule(&r.text) else {
+            default_allow = r.allow;
+            exceptions.clear();
+            continue;
+        };
+        if r.allow != default_allow {
+            match exceptions
+                .iter_mut()
+                .find(|e| (e.kind, e.major, e.minor) == (a.kind, a.major, a.minor))
+            {
+                Some(e) => {
+                    e.perms = "rwm"
+                        .chars()
+                        .filter(|c| e.perms.contains(*c) || a.perms.contains(*c))
+                        .collect()
+                }
+                None => exceptions.push(a),
+            }
+        } else {
+            for e in exceptions.iter_mut().filter(|e| covers(&a, e)) {
+                e.perms.retain(|c| !a.perms.contains(c));
+            }
+            exceptions.retain(|e| !e.perms.is_empty());
+        }
+    }
+    match (default_allow, exceptions.is_empty()) {
+        (true, true) => Policy::AllowAll,
+        (true, false) => Policy::AllExcept(exceptions),
+        (false, _) => Policy::Only(exceptions),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +188,62 @@ mod tests {
         );
         assert!(t.contains(&"allow c 1:3 rwm".to_string()));
         assert!(t.contains(&"allow c 136:* rwm".to_string()));
+    }
+
+    fn rule(allow: bool, text: &str) -> Rule {
+        Rule {
+            allow,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_effective_policy_follows_the_rules_in_order() {
+        let p = effective(&[
+            rule(false, "a"),
+            rule(true, "c 1:3 rw"),
+            rule(true, "c 1:3 m"),
+            rule(true, "c 10:229 rwm"),
+            rule(false, "c 10:229 w"),
+            rule(true, "b *:* m"),
+            rule(true, "c 5:1 r"),
+            rule(false, "c *:* r"),
+        ]);
+        let a = |kind, major, minor, perms: &str| Access {
+            kind,
+            major,
+            minor,
+            perms: perms.into(),
+        };
+        assert_eq!(
+            p,
+            Policy::Only(vec![
+                a('c', Some(1), Some(3), "wm"),
+                a('c', Some(10), Some(229), "m"),
+                a('b', None, None, "m"),
+            ])
+        );
+        assert_eq!(
+            effective(&[rule(false, "a"), rule(true, "a")]),
+            Policy::AllowAll
+        );
+        assert!(matches!(
+            effective(&[rule(true, "a"), rule(false, "c 1:3 rwm")]),
+            Policy::AllExcept(_)
+        ));
+    }
+
+    #[test]
+    fn berths_default_rules_come_to_an_allow_list() {
+        let Policy::Only(list) = effective(&rules(&[], &[])) else {
+            panic!("not an allow list");
+        };
+        assert_eq!(list.len(), DEFAULT_ALLOW.len());
+        assert!(list.contains(&Access {
+            kind: 'c',
+            major: Some(136),
+            minor: None,
+            perms: "rwm".into()
+        }));
     }
 }
