@@ -149,7 +149,7 @@ pub fn create(o: &Options) -> Result<Created> {
     };
 
     // 3. The container's cgroups.
-    if systemd.is_none() {
+    if !o.systemd_cgroup {
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&resources, &devices, false)?;
@@ -191,10 +191,12 @@ pub fn create(o: &Options) -> Result<Created> {
 
     // 5b. systemd's unit takes the init by pid (it waits for Go); on v2
     // it could not be born there, the scope did not exist yet.
-    if let Some((unit, sd)) = systemd.as_mut() {
+    // The connection goes once the unit is there: systemd would keep
+    // sending it signals nobody reads.
+    if let Some((unit, mut sd)) = systemd.take() {
         // Undone by create itself until it returns: a unit of that name
         // that was there before is not ours to stop.
-        cgroup = cgroups::systemd::create(sd, unit, pid, &resources, &devices)?;
+        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices)?;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&resources, &devices, false)?;
         crate::logging::step("cgroups created");
@@ -236,7 +238,7 @@ pub fn create(o: &Options) -> Result<Created> {
     parent_ch.send(&Msg::Go {
         pid,
         state: creating.to_string(),
-        cgroup: systemd.is_some().then(|| cgroup.clone()),
+        cgroup: o.systemd_cgroup.then(|| cgroup.clone()),
     })?;
 
     // 8. Follow the init until it waits on the barrier.
