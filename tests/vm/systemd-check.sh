@@ -17,6 +17,13 @@
 #   run: a foreground run is in its scope and leaves no unit behind.
 #   slice: a cgroupsPath name ending in .slice makes a slice for it.
 #   bus: without systemd's private socket, berth goes through dbus-daemon.
+#
+# By hand with ../shared/tools/cgv2-vm (variant B boots systemd):
+#   mkdir D && strip -o D/berth target/x86_64-unknown-linux-gnu/debug/berth
+#   sh tests/mkrootfs.sh D/rootfs && cp tests/vm/systemd-check.sh D/
+#   cgv2-vm.sh run -b D sh systemd-check.sh
+#   CGV2_APPEND=systemd.unified_cgroup_hierarchy=0 cgv2-vm.sh run -b D ...
+#     (the same on a hybrid v1 host)
 set -u
 
 BERTH=$PWD/berth
