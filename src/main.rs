@@ -6,6 +6,7 @@ mod cgroups;
 mod cli;
 mod commands;
 mod console;
+mod dbus;
 mod error;
 mod hooks;
 mod launch;
@@ -72,11 +73,6 @@ fn main() {
 }
 
 fn dispatch(cli: Cli) -> error::Result<i32> {
-    if cli.systemd_cgroup {
-        return Err(error::Error::msg(
-            "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver",
-        ));
-    }
     let rootless = match cli.rootless.as_str() {
         "true" => true,
         "false" => false,
@@ -89,6 +85,7 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
     }
     let g = Global {
         root: cli.root.clone().unwrap_or_else(state::default_root),
+        systemd_cgroup: cli.systemd_cgroup,
     };
     let Some(command) = cli.command else {
         use clap::CommandFactory;

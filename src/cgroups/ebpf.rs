@@ -344,6 +344,7 @@ mod tests {
                     path,
                     created_from: None,
                 }],
+                systemd: None,
             };
             c.create().unwrap();
             TestCgroup(c)

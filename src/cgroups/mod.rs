@@ -11,6 +11,7 @@
 pub mod devices;
 pub mod ebpf;
 pub mod stats;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
@@ -105,12 +106,16 @@ impl Hierarchy {
 }
 
 /// The container's cgroup on every hierarchy.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Cgroup {
     pub dirs: Vec<Dir>,
+    /// The systemd unit that holds it (`--systemd-cgroup`): systemd made
+    /// its directories, and stopping the unit removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Dir {
     pub hierarchy: Hierarchy,
     pub path: PathBuf,
@@ -253,9 +258,7 @@ pub fn locate_in(
     {
         return Err(Error::config(
             "linux.cgroupsPath",
-            format!(
-                "{s:?} is a systemd slice:prefix:name path; the systemd cgroup driver is not implemented yet"
-            ),
+            format!("{s:?} is a systemd slice:prefix:name path: it needs --systemd-cgroup"),
         ));
     }
     let mut dirs = Vec::new();
@@ -275,7 +278,10 @@ pub fn locate_in(
             created_from: None,
         });
     }
-    Ok(Cgroup { dirs })
+    Ok(Cgroup {
+        dirs,
+        systemd: None,
+    })
 }
 
 impl Cgroup {
@@ -293,35 +299,7 @@ impl Cgroup {
 
     fn make_dirs(&mut self) -> Result<()> {
         for d in &mut self.dirs {
-            let mut missing = Vec::new();
-            let mut p = d.path.as_path();
-            while !p.exists() && p != d.hierarchy.mountpoint {
-                missing.push(p.to_path_buf());
-                p = match p.parent() {
-                    Some(q) => q,
-                    None => break,
-                };
-            }
-            for m in missing.iter().rev() {
-                match std::fs::create_dir(m) {
-                    Ok(()) => {
-                        if d.created_from.is_none() {
-                            d.created_from = Some(m.clone());
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => {
-                        return Err(Error::sys(
-                            "create cgroup",
-                            m.display(),
-                            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                        ));
-                    }
-                }
-                if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
-                    inherit_cpuset(m)?;
-                }
-            }
+            mkdir_p(d)?;
             if d.created_from.is_none() && subtree(&d.path).iter().any(|c| !procs(c).is_empty()) {
                 return Err(Error::msg(format!(
                     "cgroup {} already exists and holds processes (another container's?)",
@@ -513,6 +491,11 @@ impl Cgroup {
         {
             self.check_usage_below(limit)?;
         }
+        // A systemd unit's own properties first: systemd writes them back
+        // to the files whenever it reloads.
+        if update && let Some(unit) = &self.systemd {
+            systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
+        }
         // (write, goes to the v2 hierarchy)
         let writes: Vec<(FileWrite, bool)> = if has_v1 {
             // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
@@ -701,13 +684,16 @@ impl Cgroup {
         Vec::new()
     }
 
-    /// Kill what is left and remove every directory berth created.
+    /// Kill what is left, stop the systemd unit if there is one, and
+    /// remove every directory berth created.
     pub fn destroy(&self) -> Result<()> {
-        // Only what berth created is berth's to empty and remove.
+        // Only what berth created is berth's to empty and remove; a unit
+        // berth started is the container's whole. Killing first spares
+        // StopUnit its SIGTERM and stop timeout.
         let ours: Vec<&Dir> = self
             .dirs
             .iter()
-            .filter(|d| d.created_from.is_some())
+            .filter(|d| d.created_from.is_some() || self.systemd.is_some())
             .collect();
         for _ in 0..100 {
             let pids: Vec<i32> = ours
@@ -726,8 +712,11 @@ impl Cgroup {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        let mut first_err = None;
-        for d in ours {
+        let mut first_err = self
+            .systemd
+            .as_deref()
+            .and_then(|unit| systemd::stop_unit(unit).err());
+        for d in self.dirs.iter().filter(|d| d.created_from.is_some()) {
             let top = d.created_from.as_ref().expect("filtered above");
             // Cgroups made inside the container (nested), deepest first,
             // then ours up to where berth began creating.
@@ -746,6 +735,41 @@ impl Cgroup {
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// mkdir -p one directory, setting `created_from` to the top-most one
+/// made as soon as it is made (so that a later failure still cleans up).
+fn mkdir_p(d: &mut Dir) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = d.path.as_path();
+    while !p.exists() && p != d.hierarchy.mountpoint {
+        missing.push(p.to_path_buf());
+        p = match p.parent() {
+            Some(q) => q,
+            None => break,
+        };
+    }
+    for m in missing.iter().rev() {
+        match std::fs::create_dir(m) {
+            Ok(()) => {
+                if d.created_from.is_none() {
+                    d.created_from = Some(m.clone());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::sys(
+                    "create cgroup",
+                    m.display(),
+                    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                ));
+            }
+        }
+        if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
+            inherit_cpuset(m)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -20,4 +20,7 @@ use std::path::PathBuf;
 /// Global flags every subcommand may need.
 pub struct Global {
     pub root: PathBuf,
+    /// --systemd-cgroup: new containers get a systemd unit. Later commands
+    /// go by what the container's state says.
+    pub systemd_cgroup: bool,
 }

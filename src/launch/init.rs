@@ -43,8 +43,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     ctx.cgroup.join_v1_self()?;
     crate::logging::step("init: joined cgroups");
 
-    let state = match ctx.chan.recv()? {
-        Some(Msg::Go { state, .. }) => state,
+    let (state, placed) = match ctx.chan.recv()? {
+        Some(Msg::Go { state, cgroup, .. }) => (state, cgroup),
         None => sys::exit_now(1),
         Some(other) => return Err(Error::msg(format!("expected Go, got {other:?}"))),
     };
@@ -78,7 +78,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
 
     // The root filesystem, still reachable from the host's tree.
     let root = rootfs::prepare_root(b)?;
-    rootfs::mount_all(b, root.as_fd(), &ctx.cgroup.mount_sources(), in_userns)?;
+    // A systemd unit was made after our birth: the parent sent its dirs.
+    let cgroup = placed.as_ref().unwrap_or(ctx.cgroup);
+    rootfs::mount_all(b, root.as_fd(), &cgroup.mount_sources(), in_userns)?;
     crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
     mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)

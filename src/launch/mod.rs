@@ -5,12 +5,15 @@
 //!  berth create (parent)                      init (child)
 //!  ─────────────────────                      ────────────
 //!  validate config, locate cgroups
+//!   (--systemd-cgroup: connect to systemd)
 //!  claim state dir (the id), mkdir cgroups,
 //!  make exec.fifo
 //!  clone3(new namespaces, INTO_CGROUP v2) ──▶ join v1 cgroups ("0" > tasks)
 //!   (joins by path: a stage-1 child setns's     wait for Go
 //!    first, then clone3s the init with
 //!    CLONE_PARENT and reports InitPid)
+//!  (--systemd-cgroup: start the unit with
+//!   the init's pid, then write resources)
 //!  write uid/gid maps, save state.json
 //!  send Go{pid, state} ───────────────────▶ become root in the user ns,
 //!                                             cgroup + time namespaces,
@@ -62,6 +65,8 @@ pub struct Options<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// The cgroup is a systemd unit (--systemd-cgroup).
+    pub systemd_cgroup: bool,
 }
 
 /// A container that reached "created".
@@ -101,7 +106,22 @@ pub fn create(o: &Options) -> Result<Created> {
         return Err(crate::console::no_socket());
     }
     let linux = bundle.spec.linux().as_ref();
-    let mut cgroup = cgroups::locate(linux.and_then(|l| l.cgroups_path().as_deref()), o.id)?;
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    // With systemd, the cgroup is known only once the unit holds the init:
+    // until then it has no directories, and the init joins none.
+    let (mut cgroup, mut systemd) = if o.systemd_cgroup {
+        let unit = cgroups::systemd::Unit::parse(cgroups_path, o.id)?;
+        (
+            Cgroup::default(),
+            Some((unit, cgroups::systemd::Systemd::connect()?)),
+        )
+    } else {
+        (cgroups::locate(cgroups_path, o.id)?, None)
+    };
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
     let proc = Proc::open_host()?;
     let (listen_fds, extra_env) = socket_activation();
     let keep_fds = o
@@ -139,14 +159,12 @@ pub fn create(o: &Options) -> Result<Created> {
     }
 
     // 3. The container's cgroups.
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    let resources = linux
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-    cgroup.apply(&resources, &devices, false)?;
-    crate::logging::step("cgroups created");
+    if !o.systemd_cgroup {
+        cgroup.create()?;
+        undo.cgroup = Some(cgroup.clone());
+        cgroup.apply(&resources, &devices, false)?;
+        crate::logging::step("cgroups created");
+    }
 
     // 4. The create/start barrier: the init reads it, `start` writes it.
     let fifo_path = dir.join(state::FIFO);
@@ -180,6 +198,19 @@ pub fn create(o: &Options) -> Result<Created> {
     crate::logging::step("init cloned");
     drop(child_ch);
     drop(fifo);
+
+    // 5b. systemd's unit takes the init by pid (it waits for Go); on v2
+    // it could not be born there, the scope did not exist yet.
+    // The connection goes once the unit is there: systemd would keep
+    // sending it signals nobody reads.
+    if let Some((unit, mut sd)) = systemd.take() {
+        // Undone by create itself until it returns: a unit of that name
+        // that was there before is not ours to stop.
+        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices)?;
+        undo.cgroup = Some(cgroup.clone());
+        cgroup.apply(&resources, &devices, false)?;
+        crate::logging::step("cgroups created");
+    }
 
     // 6. Id maps, which only a process outside the namespace may write.
     if bundle.namespaces.creates(LinuxNamespaceType::User) {
@@ -217,6 +248,7 @@ pub fn create(o: &Options) -> Result<Created> {
     parent_ch.send(&Msg::Go {
         pid,
         state: creating.to_string(),
+        cgroup: o.systemd_cgroup.then(|| cgroup.clone()),
     })?;
 
     // 8. Follow the init until it waits on the barrier.

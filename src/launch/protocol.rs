@@ -1,6 +1,7 @@
 //! The typed messages between berth (parent) and the container's init
 //! (child), one per SOCK_SEQPACKET datagram, JSON encoded.
 
+use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -11,8 +12,13 @@ pub enum Msg {
     /// stage-1 to parent: the init's pid (in berth's pid namespace).
     InitPid(i32),
     /// parent to init: id maps are written; here are the init's host pid
-    /// and the state document hooks receive.
-    Go { pid: i32, state: String },
+    /// and the state document hooks receive, and the cgroup when it was
+    /// made after the init was born (a systemd unit).
+    Go {
+        pid: i32,
+        state: String,
+        cgroup: Option<Cgroup>,
+    },
     /// init to parent: mounts are done, run prestart and createRuntime.
     RunHooks,
     /// parent to init: those hooks succeeded.
@@ -91,6 +97,7 @@ mod tests {
         a.send(&Msg::Go {
             pid: 7,
             state: "{}".into(),
+            cgroup: None,
         })
         .unwrap();
         a.send(&Msg::Error("boom".into())).unwrap();
@@ -98,7 +105,8 @@ mod tests {
             b.recv().unwrap(),
             Some(Msg::Go {
                 pid: 7,
-                state: "{}".into()
+                state: "{}".into(),
+                cgroup: None,
             })
         );
         assert_eq!(b.recv().unwrap(), Some(Msg::Error("boom".into())));
