@@ -1,15 +1,16 @@
 #!/bin/bash
 # run-tests.sh [--systemd] TEST... : run berth's integration tests (the
-# named files in tests/) inside a pure cgroup v2 VM (tests/vm/vm.sh), and
-# with --systemd also under systemd as PID 1, where the scripts in
-# tests/vm/*-check.sh run too. The test binaries are the ones cargo built
+# named files in tests/) inside a pure cgroup v2 VM (tests/vm/vm.sh), or
+# with --systemd under systemd as PID 1, where the scripts in
+# tests/vm/*-check.sh run too. BERTH_VM_APPEND adds kernel arguments
+# (systemd.unified_cgroup_hierarchy=0 boots systemd's hybrid layout). The test binaries are the ones cargo built
 # for this host (static, so they need nothing from the guest); berth goes
 # to the same absolute path it has here, where the tests look for it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=()
 if [ "${1:-}" = --systemd ]; then mode=(--systemd); shift; fi
-[ $# -gt 0 ] || { echo "usage: $0 [--systemd] TEST..." >&2; exit 2; }
+[ $# -gt 0 ] || [ ${#mode[@]} -gt 0 ] || { echo "usage: $0 [--systemd] TEST..." >&2; exit 2; }
 CARGO=${CARGO:-cargo}
 ROOTFS=${ROOTFS:-target/test-rootfs}
 
@@ -21,7 +22,9 @@ chmod 755 "$stage"
 # One cargo call builds every named test; its JSON says where each went.
 args=()
 for t; do args+=(--test "$t"); done
-$CARGO test --no-run --message-format=json "${args[@]}" > "$stage/build.json"
+$CARGO build
+: > "$stage/build.json"
+[ $# -eq 0 ] || $CARGO test --no-run --message-format=json "${args[@]}" > "$stage/build.json"
 berth=$(pwd)/target/x86_64-unknown-linux-gnu/debug/berth
 [ -x "$berth" ] || { echo "no $berth" >&2; exit 1; }
 

@@ -23,7 +23,8 @@
 #
 # Environment: BERTH_VM_CACHE (default /var/tmp/berth-vm), BERTH_VM_MEM
 # (MiB, default 2048), BERTH_VM_SMP (default 2), BERTH_VM_TIMEOUT (seconds,
-# default 1200), BERTH_VM_VERBOSE=1 streams the guest console to stderr.
+# default 1200), BERTH_VM_APPEND (more kernel arguments), BERTH_VM_VERBOSE=1
+# streams the guest console to stderr.
 set -euo pipefail
 
 CACHE=${BERTH_VM_CACHE:-/var/tmp/berth-vm}
@@ -248,6 +249,7 @@ cmd_run() {
         append+=" systemd.show_status=error"
         disk=(-drive "file=$CACHE/systemd.img,format=raw,if=virtio,cache=unsafe" -snapshot)
     fi
+    append+=" ${BERTH_VM_APPEND:-}"
     : > "$w/console"
     local tailer=""
     if [ "${BERTH_VM_VERBOSE:-0}" = 1 ]; then
