@@ -17,6 +17,20 @@ pub fn run_all(stage: &str, hooks: &[Hook], state: &serde_json::Value) -> Result
     Ok(())
 }
 
+/// Run every hook of a stage whose failure is only a warning (poststart,
+/// poststop): runtime.md has the remaining hooks and the lifecycle go on
+/// as if it had succeeded.
+pub fn run_all_warn(stage: &str, hooks: &[Hook], state: &serde_json::Value) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run(h, state) {
+            crate::logging::warn(
+                &e.context(format!("{stage} hook #{i} ({})", h.path().display()))
+                    .to_string(),
+            );
+        }
+    }
+}
+
 pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
     let mut cmd = Command::new(h.path());
     let args = h.args().clone().unwrap_or_default();
@@ -118,5 +132,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no such file or directory"), "{e}");
+    }
+
+    #[test]
+    fn warn_stages_run_every_hook() {
+        let t = crate::tempdir::TempDir::new();
+        let out = t.path().join("out");
+        let h = |cmd: &str| {
+            hook(&format!(
+                r#"{{"path":"/bin/sh","args":["sh","-c","{cmd}"]}}"#
+            ))
+        };
+        run_all_warn(
+            "poststop",
+            &[h("exit 1"), h(&format!("echo second >> {}", out.display()))],
+            &serde_json::json!({}),
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "second\n");
     }
 }

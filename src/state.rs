@@ -14,6 +14,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const FIFO: &str = "exec.fifo";
+/// What the init writes when it fails after `start` released it (a
+/// startContainer hook, say), for `start` to report.
+pub const START_ERROR: &str = "start-error";
 pub const STATE: &str = "state.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

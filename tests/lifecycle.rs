@@ -231,8 +231,11 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
             _ => "creating",
         };
         assert_eq!(s["status"], want, "{stage}");
-        if stage != "poststop" {
-            assert_eq!(s["pid"], pid, "{stage}");
+        // createContainer runs in the container: its pid as seen there.
+        match stage {
+            "poststop" => {}
+            "createContainer" => assert_eq!(s["pid"], 1, "{stage}"),
+            _ => assert_eq!(s["pid"], pid, "{stage}"),
         }
     }
     b.assert_no_leftovers();
@@ -254,9 +257,17 @@ fn start_container_hook_runs_inside_the_container() {
 fn a_failing_hook_fails_create_and_leaves_nothing() {
     for stage in ["prestart", "createRuntime", "createContainer"] {
         let mut b = bundle(&["true"]);
-        b.config["hooks"] = json!({stage: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]});
+        let log = b.dir.join("poststop.log");
+        b.config["hooks"] = json!({
+            stage: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}],
+            "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", log.display())]}]
+        });
         let out = b.create(&[]);
         assert!(!out.status.success(), "{stage}");
+        // runtime.md: the lifecycle goes on at step 12, destroy, then poststop.
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+        assert_eq!(s["status"], "stopped", "{stage}");
         let e = stderr(&out);
         assert!(
             e.contains(&format!("{stage} hook #0")) && e.contains("exit status 7"),
@@ -264,6 +275,59 @@ fn a_failing_hook_fails_create_and_leaves_nothing() {
         );
         b.assert_no_leftovers();
     }
+}
+
+#[test]
+fn a_failing_start_container_hook_fails_start() {
+    let mut b = bundle(&["true"]);
+    let log = b.dir.join("poststart.log");
+    b.config["hooks"] = json!({
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}],
+        "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", log.display())]}]
+    });
+    b.write();
+    assert!(b.create(&[]).status.success());
+    let out = b.cmd(&["start", &b.id]).output().unwrap();
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("startContainer hook #0") && e.contains("exit status 7"),
+        "{e}"
+    );
+    assert!(!log.exists(), "poststart ran after a failed startContainer");
+    wait_status(&b, "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn() {
+    let mut b = bundle(&["sleep", "100"]);
+    let log = b.dir.join("hooks.log");
+    let fail = json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]});
+    let note = |s: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {s} >> {}", log.display())]});
+    b.config["hooks"] = json!({
+        "poststart": [fail, note("poststart")],
+        "poststop": [fail, note("poststop")]
+    });
+    b.write();
+    assert!(b.create(&[]).status.success());
+    let out = b.cmd(&["start", &b.id]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("poststart hook #0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.state()["status"], "running");
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_status(&b, "stopped");
+    b.ok(&["delete", &b.id]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "poststart\npoststop\n"
+    );
+    b.assert_no_leftovers();
 }
 
 #[test]

@@ -59,9 +59,8 @@ pub fn destroy(c: Container) -> Result<()> {
     std::fs::remove_dir_all(&c.dir).sys("remove state dir", c.dir.display())?;
     if let Some(h) = &c.saved.hooks
         && let Some(list) = h.poststop()
-        && let Err(e) = crate::hooks::run_all("poststop", list, &c.oci_state("stopped"))
     {
-        crate::logging::warn(&e.to_string());
+        crate::hooks::run_all_warn("poststop", list, &c.oci_state("stopped"));
     }
     Ok(())
 }

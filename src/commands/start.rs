@@ -11,8 +11,9 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// Release a created container's init and wait until it has exec'd the
-/// container's program, then run poststart hooks.
+/// Release a created container's init and, when there are hooks, wait
+/// until it has exec'd the container's program (failing if it could not),
+/// then run poststart hooks.
 pub fn start(g: &Global, id: &str) -> Result<()> {
     let c = state::load(&g.root, id, true)?;
     match c.status() {
@@ -43,9 +44,16 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         .as_ref()
         .and_then(|h| h.poststart().clone())
         .unwrap_or_default();
-    if poststart.is_empty() {
-        // Like runc, return once the init is released; only poststart
-        // hooks need the program to have been exec'd.
+    let start_container = c
+        .saved
+        .hooks
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+        .unwrap_or_default();
+    if poststart.is_empty() && start_container.is_empty() {
+        // Like runc, return once the init is released; only hooks need
+        // the outcome: poststart runs after the exec, and a failed
+        // startContainer hook must fail start.
         return wait_ready(notify, &c);
     }
     // The init holds the only read end, close-on-exec: POLLERR on our
@@ -65,10 +73,15 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
             }
         }
     }
-    // The spec: a failing poststart hook is logged, and start goes on.
-    if let Err(e) = crate::hooks::run_all("poststart", &poststart, &c.oci_state("running")) {
-        crate::logging::warn(&e.to_string());
+    // The init writes why it stopped short of its program (a failed
+    // startContainer hook) before it exits, so before POLLERR.
+    let err_path = c.dir.join(state::START_ERROR);
+    let why = std::fs::read_to_string(&err_path).unwrap_or_default();
+    if !why.is_empty() {
+        return Err(Error::msg(why));
     }
+    // The spec: a failing poststart hook is logged, and start goes on.
+    crate::hooks::run_all_warn("poststart", &poststart, &c.oci_state("running"));
     wait_ready(notify, &c)
 }
 

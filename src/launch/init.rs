@@ -17,11 +17,15 @@ pub fn run(ctx: &InitContext) -> ! {
     match setup_and_exec(ctx) {
         Ok(never) => match never {},
         Err(e) => {
-            // The parent may be waiting on the barrier's other side (after
-            // start), in which case stderr is all there is.
+            // Before start, the parent reads this and fails create. After
+            // start nobody does (and the send may even succeed: this
+            // process holds both ends), so the error also goes to the
+            // state dir's start-error, which `start` reports; a failed
+            // create removes that file with the state dir.
             if ctx.chan.send(&Msg::Error(e.to_string())).is_err() {
                 crate::logging::error(&e.to_string());
             }
+            let _ = nix::unistd::write(ctx.start_error, e.to_string().as_bytes());
             sys::exit_now(127)
         }
     }
@@ -49,6 +53,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         Some(other) => return Err(Error::msg(format!("expected Go, got {other:?}"))),
     };
     let mut state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+    // Hooks run from here are in the container namespace, where runtime.md
+    // has the pid be the one the container sees.
+    state["pid"] = nix::unistd::getpid().as_raw().into();
 
     // Namespaces that need work after the clone.
     let in_userns = b.namespaces.private(LinuxNamespaceType::User);
@@ -135,7 +142,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
             Some(other) => return Err(Error::msg(format!("expected HooksDone, got {other:?}"))),
         }
     }
-    hooks::run_all("createContainer", &list("createContainer"), &state)?;
+    if let Err(e) = hooks::run_all("createContainer", &list("createContainer"), &state) {
+        let _ = ctx.chan.send(&Msg::HookFailed(e.to_string()));
+        sys::exit_now(127)
+    }
     crate::logging::step("init: paths masked, hooks run");
 
     drop(root);
@@ -197,7 +207,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
             _ => sys::exit_now(1),
         }
     }
-    state["status"] = "running".into();
+    // The program is not executed yet: still "created" (runtime.md).
+    state["status"] = "created".into();
     hooks::run_all("startContainer", &list("startContainer"), &state)?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;

@@ -28,8 +28,9 @@
 //!  write pid file, exit 0 ◀─────────────── Ready
 //!                                             block reading exec.fifo
 //!  berth start: write a byte to exec.fifo ─▶ startContainer hooks, execve
-//!   wait until the fifo has no reader (the
-//!   exec closed it), run poststart hooks
+//!   wait until the fifo has no reader (the     (or write why not to
+//!   exec closed it), fail with start-error      start-error, and exit)
+//!   if the init wrote one, run poststart
 //! ```
 //!
 //! Any error on either side rolls everything back: the init is killed,
@@ -85,6 +86,8 @@ pub struct InitContext<'a> {
     pub cgroup: &'a Cgroup,
     pub chan: &'a Channel,
     pub fifo: &'a OwnedFd,
+    /// The state dir's start-error file, for failures after the barrier.
+    pub start_error: &'a OwnedFd,
     pub proc: &'a Proc,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -177,6 +180,17 @@ pub fn create(o: &Options) -> Result<Created> {
     )
     .sys("open", fifo_path.display())?;
 
+    let err_path = dir.join(state::START_ERROR);
+    let start_error = nix::fcntl::open(
+        &err_path,
+        nix::fcntl::OFlag::O_WRONLY
+            | nix::fcntl::OFlag::O_CREAT
+            | nix::fcntl::OFlag::O_TRUNC
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .sys("open", err_path.display())?;
+
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
     let v2 = cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;
@@ -186,6 +200,7 @@ pub fn create(o: &Options) -> Result<Created> {
         cgroup: &cgroup,
         chan: &child_ch,
         fifo: &fifo,
+        start_error: &start_error,
         proc: &proc,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
@@ -260,9 +275,14 @@ pub fn create(o: &Options) -> Result<Created> {
                     .iter()
                     .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
                 {
-                    hooks::run_all(stage, list, &creating)?;
+                    if let Err(e) = hooks::run_all(stage, list, &creating) {
+                        return Err(hook_failed(undo, &hooks, &saved, e));
+                    }
                 }
                 parent_ch.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::HookFailed(m)) => {
+                return Err(hook_failed(undo, &hooks, &saved, Error::msg(m)));
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(m)) => return Err(Error::msg(m)),
@@ -371,6 +391,21 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 }
 
 /// What a failed create must take back.
+/// A create-stage hook failed: runtime.md has the runtime stop the
+/// container and go on at step 12, destroying it, then poststop hooks.
+fn hook_failed(
+    undo: Undo,
+    hooks: &[(&'static str, Vec<oci_spec::runtime::Hook>)],
+    saved: &Saved,
+    e: Error,
+) -> Error {
+    drop(undo);
+    if let Some((_, list)) = hooks.iter().find(|(s, _)| *s == "poststop") {
+        hooks::run_all_warn("poststop", list, &state::oci_state(saved, "stopped"));
+    }
+    e
+}
+
 struct Undo {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,

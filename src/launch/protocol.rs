@@ -30,6 +30,9 @@ pub enum Msg {
     Joining,
     /// either side: the step that failed, fully worded.
     Error(String),
+    /// init to parent: a createContainer hook failed, fully worded; the
+    /// parent destroys the container and runs poststop.
+    HookFailed(String),
 }
 
 pub struct Channel(pub OwnedFd);

@@ -410,9 +410,19 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
             .sys("move rootfs to", "/")?;
         nix::unistd::chroot(".").sys("chroot", rootfs.display())?;
     } else {
+        let old_root = nix::fcntl::open(
+            "/",
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .sys("open", "old root")?;
         nix::unistd::pivot_root(".", ".").sys("pivot_root", rootfs.display())?;
-        // The old root now sits on top of "."; keep its unmount from
-        // reaching the host, then detach it.
+        // The old root now sits on top of the new one. "." must name the
+        // old root, not the new one under it: made a slave recursively,
+        // the new tree would lose the shared mounts config.json asked for.
+        nix::unistd::fchdir(&old_root).sys("fchdir", "old root")?;
+        drop(old_root);
+        // Keep its unmount from reaching the host, then detach it.
         mount(
             None::<&str>,
             ".",
