@@ -185,7 +185,7 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .ok_or_else(|| Error::config("linux", "missing: berth runs Linux containers only"))?;
 
     let namespaces = validate_namespaces(&linux)?;
-    validate_ids(&linux, &namespaces)?;
+    validate_ids(&linux, &namespaces, &process)?;
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         && !namespaces.private(LinuxNamespaceType::Uts)
     {
@@ -392,7 +392,7 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
     Ok(ns)
 }
 
-fn validate_ids(linux: &oci_spec::runtime::Linux, ns: &Namespaces) -> Result<()> {
+fn validate_ids(linux: &oci_spec::runtime::Linux, ns: &Namespaces, p: &Process) -> Result<()> {
     let has_maps = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
         m.as_ref().is_some_and(|v| !v.is_empty())
     };
@@ -408,6 +408,35 @@ fn validate_ids(linux: &oci_spec::runtime::Linux, ns: &Namespaces) -> Result<()>
                 "linux.gidMappings",
                 "a new user namespace needs gid mappings",
             ));
+        }
+        // An id the maps lack cannot be switched to (EINVAL from setresuid
+        // at the very end): say so before anything is made. A rootless
+        // map of one id only has root.
+        let mapped = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32| {
+            maps.iter().flatten().any(|m| {
+                id >= m.container_id()
+                    && u64::from(id) < u64::from(m.container_id()) + u64::from(m.size())
+            })
+        };
+        let user = p.user();
+        if !mapped(linux.uid_mappings(), user.uid()) {
+            return Err(Error::config(
+                "process.user.uid",
+                format!("{} is not mapped by linux.uidMappings", user.uid()),
+            ));
+        }
+        for (field, gid) in std::iter::once(("process.user.gid", user.gid())).chain(
+            user.additional_gids()
+                .iter()
+                .flatten()
+                .map(|g| ("process.user.additionalGids", *g)),
+        ) {
+            if !mapped(linux.gid_mappings(), gid) {
+                return Err(Error::config(
+                    field,
+                    format!("{gid} is not mapped by linux.gidMappings"),
+                ));
+            }
         }
     } else if has_maps(linux.uid_mappings()) || has_maps(linux.gid_mappings()) {
         return Err(Error::config(
@@ -597,6 +626,30 @@ mod tests {
             v["linux"]["namespaces"] = serde_json::json!([{"type":"mount"},{"type":"user"}])
         }));
         assert!(e.contains("uid mappings"), "{e}");
+    }
+
+    #[test]
+    fn the_process_user_must_be_mapped() {
+        let userns = |v: &mut Value, uid: u32, gids: Value| {
+            v["linux"]["namespaces"] = serde_json::json!([{"type":"mount"},{"type":"user"}]);
+            v["linux"]["uidMappings"] =
+                serde_json::json!([{"containerID":0,"hostID":1000,"size":1}]);
+            v["linux"]["gidMappings"] = serde_json::json!([
+                {"containerID":0,"hostID":1000,"size":1},
+                {"containerID":1,"hostID":100000,"size":65536}
+            ]);
+            v["process"]["user"] =
+                serde_json::json!({"uid": uid, "gid": 0, "additionalGids": gids});
+        };
+        let (_d, b) = bundle(&with(|v| userns(v, 0, serde_json::json!([5, 65536]))));
+        b.unwrap();
+        let e = err(&with(|v| userns(v, 1, serde_json::json!([]))));
+        assert!(e.contains("process.user.uid: 1 is not mapped"), "{e}");
+        let e = err(&with(|v| userns(v, 0, serde_json::json!([65537]))));
+        assert!(
+            e.contains("process.user.additionalGids: 65537 is not mapped"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, process, rootfs, seccomp, sys};
+use crate::linux::{mounts, namespaces, process, rootfs, seccomp, sys, userns};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -37,8 +37,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let _ = nix::sys::prctl::set_name(c"berth:init");
     // Until exec, /proc/<this pid>/exe is the host's berth binary: keep it
     // out of reach of anything that can see us (a shared pid namespace),
-    // CVE-2019-5736. exec of the container's program resets this.
-    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
+    // CVE-2019-5736. exec of the container's program resets this. In a new
+    // user namespace, only once the parent has written our id maps: the
+    // /proc files of a non-dumpable process belong to the host's root,
+    // which an unprivileged berth (or newuidmap) cannot write. Nothing but
+    // this process is in the new namespaces until then.
+    let new_userns = ctx.bundle.namespaces.creates(LinuxNamespaceType::User);
+    nix::sys::prctl::set_dumpable(new_userns).sys("prctl", "PR_SET_DUMPABLE")?;
     // Die with berth while it sets us up; cleared once we are "created".
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .sys("prctl", "PR_SET_PDEATHSIG")?;
@@ -56,9 +61,14 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // Hooks run from here are in the container namespace, where runtime.md
     // has the pid be the one the container sees.
     state["pid"] = nix::unistd::getpid().as_raw().into();
+    if new_userns {
+        nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
+    }
 
     // Namespaces that need work after the clone.
-    let in_userns = b.namespaces.private(LinuxNamespaceType::User);
+    // Ours, joined, or berth's own (a rootless engine runs berth as root
+    // of its user namespace): either way mknod is not allowed.
+    let in_userns = b.namespaces.private(LinuxNamespaceType::User) || userns::in_user_namespace();
     if b.namespaces.creates(LinuxNamespaceType::User) {
         let root = nix::unistd::Uid::from_raw(0);
         let rootg = nix::unistd::Gid::from_raw(0);

@@ -412,14 +412,35 @@ pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf
             } else {
                 None
             };
-            mount(
+            let r = mount(
                 opt(source).or(Some(fstype.as_str())),
                 sys::fd_path(target.as_fd()).as_str(),
                 Some(fstype.as_str()),
                 m.flags & !MsFlags::MS_REMOUNT,
                 opt(&m.data),
-            )
-            .sys(&format!("mount {fstype}"), &m.dest)?;
+            );
+            match r {
+                // A user namespace may mount sysfs only along with a
+                // network namespace of its own. Without one (a rootless
+                // container on the host's network, or one joined by path),
+                // the host's /sys is bound instead, with the same options,
+                // as runc does and as runc's rootless spec asks.
+                Err(nix::errno::Errno::EPERM) if fstype == "sysfs" => {
+                    crate::logging::debug(&format!(
+                        "mount sysfs on {}: not permitted here, binding the host's /sys",
+                        m.dest
+                    ));
+                    bind(
+                        Path::new("/sys"),
+                        target.as_fd(),
+                        true,
+                        m.flags,
+                        root,
+                        &m.dest,
+                    )?;
+                }
+                r => r.sys(&format!("mount {fstype}"), &m.dest)?,
+            }
             if let Some(below) = below {
                 let top = resolve_create(root, &m.dest, Want::Dir)?;
                 copy_tree(

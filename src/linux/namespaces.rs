@@ -4,6 +4,7 @@
 use crate::error::{Error, Result, SysContext};
 use crate::linux::procfs::Proc;
 use crate::spec::Namespaces;
+use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxTimeOffset};
 use std::collections::HashMap;
@@ -37,7 +38,22 @@ pub fn join_all(ns: &Namespaces) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     for ((t, path), f) in joins.iter().zip(&files) {
-        setns(f.as_fd(), flag(*t)).sys(&format!("join {t} namespace"), path.display())?;
+        let r = setns(f.as_fd(), flag(*t)).sys(&format!("join {t} namespace"), path.display());
+        // The kernel wants CAP_SYS_ADMIN both over the namespace and in
+        // our own user namespace: a rootless berth has it only once it is
+        // in the user namespace that owns the one it joins.
+        if let Err(e) = r {
+            let rootless = !nix::unistd::geteuid().is_root();
+            return Err(
+                if rootless && *t != LinuxNamespaceType::User && e.errno() == Some(Errno::EPERM) {
+                    e.context(format!(
+                        "linux.namespaces: berth runs rootless and may join a {t} namespace only with the user namespace that owns it (give that one's path too, or run berth inside it)"
+                    ))
+                } else {
+                    e
+                },
+            );
+        }
     }
     Ok(())
 }

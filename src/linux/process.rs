@@ -38,22 +38,52 @@ fn resource(t: PosixRlimitType) -> Resource {
     }
 }
 
+/// /proc/self/setgroups says "deny" (only in a user namespace).
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
 pub fn set_rlimits(p: &Process) -> Result<()> {
     for r in p.rlimits().iter().flatten() {
-        setrlimit(resource(r.typ()), r.soft(), r.hard()).sys(
-            "setrlimit",
-            format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard()),
-        )?;
+        let res = resource(r.typ());
+        let e = match setrlimit(res, r.soft(), r.hard()) {
+            Ok(()) => continue,
+            Err(e) => e,
+        };
+        let what = format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard());
+        // Raising a hard limit needs CAP_SYS_RESOURCE in the host's user
+        // namespace, which a rootless container never has (and which
+        // this host withholds even from root): say so before the errno.
+        let err = Error::sys("setrlimit", what, e);
+        if e == nix::errno::Errno::EPERM
+            && let Ok((_, hard)) = nix::sys::resource::getrlimit(res)
+            && r.hard() > hard
+        {
+            return Err(err.context(format!(
+                "process.rlimits: the hard limit cannot be raised above the current {hard} without CAP_SYS_RESOURCE"
+            )));
+        }
+        return Err(err);
     }
     Ok(())
 }
 
 pub fn set_oom_score_adj(proc: &Proc, p: &Process) -> Result<()> {
-    match p.oom_score_adj() {
-        Some(v) => proc
-            .write("self/oom_score_adj", &v.to_string())
-            .map_err(|e| e.context("process.oomScoreAdj")),
-        None => Ok(()),
+    let Some(v) = p.oom_score_adj() else {
+        return Ok(());
+    };
+    match proc.write("self/oom_score_adj", &v.to_string()) {
+        Ok(()) => Ok(()),
+        // Going below the floor a privileged process set (0 unless one
+        // did) needs CAP_SYS_RESOURCE in the host's user namespace, which
+        // a rootless container never has: raising is all it may do.
+        Err(e) if e.errno() == Some(nix::errno::Errno::EACCES) => Err(e.context(format!(
+            "process.oomScoreAdj: lowering the score to {v} (now {}) needs CAP_SYS_RESOURCE",
+            std::fs::read_to_string("/proc/self/oom_score_adj")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "the current value".into())
+        ))),
+        Err(e) => Err(e.context("process.oomScoreAdj")),
     }
 }
 
@@ -139,10 +169,27 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).sys(
-        "setgroups",
-        format!("{:?}", user.additional_gids().clone().unwrap_or_default()),
-    )?;
+    match nix::unistd::setgroups(&groups) {
+        Ok(()) => {}
+        // A rootless container that maps only the caller's gid has
+        // setgroups denied for good: it keeps the groups it was born with,
+        // as with runc, and cannot be given others.
+        Err(nix::errno::Errno::EPERM) if setgroups_denied() => {
+            if !groups.is_empty() {
+                return Err(Error::config(
+                    "process.user.additionalGids",
+                    "cannot be set: setgroups is denied in this user namespace (a rootless gid map of a single id; map a range from /etc/subgid instead)",
+                ));
+            }
+        }
+        Err(e) => {
+            return Err(Error::sys(
+                "setgroups",
+                format!("{:?}", user.additional_gids().clone().unwrap_or_default()),
+                e,
+            ));
+        }
+    }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).sys("setresgid", user.gid())?;
     let uid = Uid::from_raw(user.uid());
