@@ -344,7 +344,7 @@ mod tests {
                     path,
                     created_from: None,
                 }],
-                systemd: None,
+                ..Default::default()
             };
             c.create().unwrap();
             TestCgroup(c)

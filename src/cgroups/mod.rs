@@ -113,6 +113,21 @@ pub struct Cgroup {
     /// its directories, and stopping the unit removes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<String>,
+    /// Rootless: hierarchies where the user may not create or join the
+    /// container's cgroup, which runs without one there (as with runc).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Rootless mode: permission errors on cgroup directories skip the
+    /// hierarchy, and the device policy is best effort.
+    #[serde(default)]
+    pub rootless: bool,
+}
+
+/// A hierarchy a rootless container has no cgroup on, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Skipped {
+    pub hierarchy: Hierarchy,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -280,8 +295,15 @@ pub fn locate_in(
     }
     Ok(Cgroup {
         dirs,
-        systemd: None,
+        ..Default::default()
     })
+}
+
+/// What a rootless berth may not do to a cgroup directory: the kernel's
+/// answer when the user does not own it.
+fn is_permission(e: &Error) -> bool {
+    use nix::errno::Errno;
+    matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM | Errno::EROFS))
 }
 
 impl Cgroup {
@@ -298,16 +320,65 @@ impl Cgroup {
     }
 
     fn make_dirs(&mut self) -> Result<()> {
-        for d in &mut self.dirs {
-            mkdir_p(d)?;
-            if d.created_from.is_none() && subtree(&d.path).iter().any(|c| !procs(c).is_empty()) {
-                return Err(Error::msg(format!(
-                    "cgroup {} already exists and holds processes (another container's?)",
-                    d.path.display()
-                )));
+        let mut i = 0;
+        while i < self.dirs.len() {
+            match Self::make_dir(&mut self.dirs[i], self.rootless) {
+                Ok(()) => i += 1,
+                // Where the user may not write (v1, or v2 without
+                // delegation) the container simply has no cgroup; limits
+                // asked for there are refused when they are applied.
+                Err(e) if self.rootless && is_permission(&e) => {
+                    let d = self.dirs.remove(i);
+                    Self::unmake_dir(&d);
+                    crate::logging::debug(&format!(
+                        "rootless: no {} cgroup: {e}",
+                        d.hierarchy.mount_name()
+                    ));
+                    self.skipped.push(Skipped {
+                        hierarchy: d.hierarchy,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    fn make_dir(d: &mut Dir, rootless: bool) -> Result<()> {
+        mkdir_p(d)?;
+        if d.created_from.is_none() && subtree(&d.path).iter().any(|c| !procs(c).is_empty()) {
+            return Err(Error::msg(format!(
+                "cgroup {} already exists and holds processes (another container's?)",
+                d.path.display()
+            )));
+        }
+        // An existing cgroup is only ours to use if we may move into it;
+        // the init finds out too late to fall back.
+        if rootless && d.created_from.is_none() {
+            let join = d.path.join(if d.hierarchy.v2 {
+                "cgroup.procs"
+            } else {
+                "tasks"
+            });
+            nix::unistd::access(&join, nix::unistd::AccessFlags::W_OK)
+                .sys("join cgroup: write", join.display())?;
+        }
+        Ok(())
+    }
+
+    /// Remove what make_dir created of one directory (empty, so far).
+    fn unmake_dir(d: &Dir) {
+        let Some(top) = &d.created_from else {
+            return;
+        };
+        let mut p = d.path.clone();
+        loop {
+            let _ = std::fs::remove_dir(&p);
+            if &p == top || !p.pop() {
+                break;
+            }
+        }
     }
 
     /// The v2 directory, for CLONE_INTO_CGROUP.
@@ -476,7 +547,9 @@ impl Cgroup {
     /// which the device policy allows. On update only what is given is
     /// written, and the device policy only when rules are given.
     pub fn apply(&self, r: &LinuxResources, devices: &[LinuxDevice], update: bool) -> Result<()> {
-        let has_v1 = self.dirs.iter().any(|d| !d.hierarchy.v2);
+        // The host's layout decides where a limit goes, whether or not a
+        // rootless container got a directory there.
+        let has_v1 = self.hierarchies().any(|h| !h.v2);
         if let Some(m) = r.memory()
             && m.kernel().is_some()
         {
@@ -500,10 +573,10 @@ impl Cgroup {
         let writes: Vec<(FileWrite, bool)> = if has_v1 {
             // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
             // on the v2 one; the rest must be on v1.
-            let v2w: Vec<FileWrite> = if self.v2_dir().is_some() {
+            let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
                 v2::writes(&v2_subset(r))?
                     .into_iter()
-                    .filter(|w| self.v1_dir(w.controller).is_none())
+                    .filter(|w| !self.has_v1_controller(w.controller))
                     .collect()
             } else {
                 Vec::new()
@@ -527,6 +600,9 @@ impl Cgroup {
                 self.v1_dir(w.controller)
             };
             let Some(dir) = dir else {
+                if let Some(e) = self.skipped_error(w, *on_v2) {
+                    return Err(e);
+                }
                 return Err(Error::msg(format!(
                     "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
                     if w.controller.is_empty() {
@@ -568,6 +644,34 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Every hierarchy of the host, with or without a directory of ours.
+    fn hierarchies(&self) -> impl Iterator<Item = &Hierarchy> {
+        self.dirs
+            .iter()
+            .map(|d| &d.hierarchy)
+            .chain(self.skipped.iter().map(|s| &s.hierarchy))
+    }
+
+    fn has_v1_controller(&self, controller: &str) -> bool {
+        self.hierarchies()
+            .any(|h| !h.v2 && h.controllers.iter().any(|c| c == controller))
+    }
+
+    /// The hierarchy a write needed was skipped (rootless): refuse the
+    /// limit, saying why there is no cgroup to put it in.
+    fn skipped_error(&self, w: &FileWrite, on_v2: bool) -> Option<Error> {
+        let s = self.skipped.iter().find(|s| {
+            s.hierarchy.v2 == on_v2
+                && (on_v2 || s.hierarchy.controllers.iter().any(|c| c == w.controller))
+        })?;
+        Some(Error::msg(format!(
+            "linux.resources: cannot set {}: berth runs rootless and the container has no {} cgroup ({}); remove the limit from the config, or give this user a cgroup it may write (cgroup v2 delegation)",
+            w.file,
+            s.hierarchy.mount_name(),
+            s.reason
+        )))
+    }
+
     fn check_usage_below(&self, limit: i64) -> Result<()> {
         let usage = if let Some(d) = self.v1_dir("memory") {
             std::fs::read_to_string(d.join("memory.usage_in_bytes"))
@@ -591,6 +695,10 @@ impl Cgroup {
     fn device_policy_at(&self) -> DevicePolicyAt<'_> {
         if let Some(d) = self.v1_dir("devices") {
             DevicePolicyAt::V1(d)
+        } else if self.has_v1_controller("devices") {
+            // Rootless without a devices cgroup: nothing to hold a policy
+            // (nor could the user mknod in a user namespace).
+            DevicePolicyAt::Nowhere
         } else if let Some(d) = self.v2_dir() {
             DevicePolicyAt::Ebpf(d)
         } else {
@@ -604,6 +712,20 @@ impl Cgroup {
         devices: &[LinuxDevice],
     ) -> Result<()> {
         let rules = devices::rules(config, devices)?;
+        let r = self.write_device_policy(&rules);
+        match r {
+            // runc's rule: the device policy is best effort when rootless
+            // (an unprivileged user may not attach BPF programs, and the
+            // container cannot mknod anyway).
+            Err(e) if self.rootless => {
+                crate::logging::debug(&format!("rootless: no device policy: {e}"));
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    fn write_device_policy(&self, rules: &[devices::Rule]) -> Result<()> {
         match self.device_policy_at() {
             DevicePolicyAt::V1(dir) => {
                 for rule in rules {
@@ -618,7 +740,7 @@ impl Cgroup {
                 Ok(())
             }
             DevicePolicyAt::Ebpf(dir) => {
-                ebpf::install(dir, &rules).map_err(|e| e.context("linux.resources.devices"))
+                ebpf::install(dir, rules).map_err(|e| e.context("linux.resources.devices"))
             }
             DevicePolicyAt::Nowhere => Ok(()),
         }
@@ -633,6 +755,10 @@ impl Cgroup {
             let v = if frozen { "1" } else { "0" };
             let want = if frozen { "frozen 1" } else { "frozen 0" };
             (d, "cgroup.freeze", v, "cgroup.events", want)
+        } else if !self.skipped.is_empty() {
+            return Err(Error::msg(
+                "no freezer: berth runs rootless and the container has no cgroup of its own here",
+            ));
         } else {
             return Err(Error::msg(
                 "no freezer: neither the v1 freezer controller nor cgroup v2 is mounted",

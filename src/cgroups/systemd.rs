@@ -604,15 +604,15 @@ pub fn create(
         }
     };
     let mut cgroup = Cgroup {
-        dirs: Vec::new(),
         systemd: Some(unit.name.clone()),
+        ..Default::default()
     };
     let joined =
         plan(&hierarchies, &own, unit).and_then(|planned| join_the_rest(&mut cgroup, planned, pid));
     if let Err(e) = joined {
         let made = Cgroup {
             dirs: cgroup.dirs,
-            systemd: None,
+            ..Default::default()
         };
         let _ = made.destroy();
         let _ = sd.stop(&unit.name);
