@@ -73,24 +73,34 @@ fn main() {
 }
 
 fn dispatch(cli: Cli) -> error::Result<i32> {
+    // As runc's --rootless: whether cgroups the user may not write are
+    // skipped rather than fatal. The user namespace itself is the
+    // config's business; a non-root berth insists on one at create.
     let rootless = match cli.rootless.as_str() {
         "true" => true,
         "false" => false,
-        _ => !nix::unistd::geteuid().is_root(),
-    };
-    if rootless {
-        return Err(error::Error::msg(
-            "rootless mode is not implemented yet: run berth as root",
-        ));
-    }
-    let g = Global {
-        root: cli.root.clone().unwrap_or_else(state::default_root),
-        systemd_cgroup: cli.systemd_cgroup,
+        _ => linux::userns::rootless_auto(),
     };
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         let _ = Cli::command().print_help();
         return Ok(0);
+    };
+    let root = match cli.root.clone() {
+        Some(r) => r,
+        None => {
+            let d = state::default_root();
+            // spec and features never touch the state.
+            if !matches!(command, Command::Spec(_) | Command::Features) {
+                state::ensure_private_root(&d)?;
+            }
+            d.path().to_path_buf()
+        }
+    };
+    let g = Global {
+        root,
+        systemd_cgroup: cli.systemd_cgroup,
+        rootless,
     };
     match command {
         Command::Create(a) => commands::create::run(&g, &a),

@@ -73,8 +73,109 @@ pub struct Container {
     _lock: Option<Flock<File>>,
 }
 
-pub fn default_root() -> PathBuf {
-    PathBuf::from("/run/berth")
+/// Where state goes without --root, and whether berth made that choice
+/// for an unprivileged user (the directory is then checked to be theirs).
+#[derive(Debug, PartialEq, Eq)]
+pub enum DefaultRoot {
+    /// /run/berth: root on the host.
+    System(PathBuf),
+    /// $XDG_RUNTIME_DIR/berth, as runc and crun use it.
+    Xdg(PathBuf),
+    /// XDG_RUNTIME_DIR unset and not root: runc and crun fall back to
+    /// /run/runc, which such a user cannot write. berth takes
+    /// /run/user/UID/berth when the login manager made /run/user/UID for
+    /// us, else /tmp/berth-UID.
+    PerUser(PathBuf),
+}
+
+impl DefaultRoot {
+    pub fn path(&self) -> &Path {
+        match self {
+            DefaultRoot::System(p) | DefaultRoot::Xdg(p) | DefaultRoot::PerUser(p) => p,
+        }
+    }
+}
+
+/// runc's rule for honouring $XDG_RUNTIME_DIR: always when not root; as
+/// root only inside a user namespace (rootlesskit) and unless USER=root,
+/// so that the host's root keeps /run even with XDG_RUNTIME_DIR=/run/user/0.
+pub fn default_root() -> DefaultRoot {
+    let euid = nix::unistd::geteuid();
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty());
+    default_root_for(
+        euid.as_raw(),
+        xdg.as_deref().map(Path::new),
+        crate::linux::userns::in_user_namespace,
+        std::env::var("USER").ok().as_deref(),
+        |p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.is_dir() && m.uid() == euid.as_raw()
+            })
+        },
+    )
+}
+
+fn default_root_for(
+    euid: u32,
+    xdg: Option<&Path>,
+    in_userns: impl Fn() -> bool,
+    user: Option<&str>,
+    ours: impl Fn(&Path) -> bool,
+) -> DefaultRoot {
+    let honour_xdg = euid != 0 || (in_userns() && user != Some("root"));
+    match xdg {
+        Some(x) if honour_xdg => DefaultRoot::Xdg(x.join("berth")),
+        _ if euid == 0 => DefaultRoot::System(PathBuf::from("/run/berth")),
+        _ => {
+            let run_user = PathBuf::from(format!("/run/user/{euid}"));
+            if ours(&run_user) {
+                DefaultRoot::PerUser(run_user.join("berth"))
+            } else {
+                DefaultRoot::PerUser(PathBuf::from(format!("/tmp/berth-{euid}")))
+            }
+        }
+    }
+}
+
+/// Make a default root that lives among other users' files (XDG or the
+/// per-user one) and make sure it is ours alone: in /tmp another user
+/// could have made it first, or put a symlink there.
+pub fn ensure_private_root(root: &DefaultRoot) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (path, mode) = match root {
+        DefaultRoot::System(_) => return Ok(()),
+        // Sticky, as runc makes it: the XDG spec lets the session's
+        // cleanup remove files in XDG_RUNTIME_DIR that are not.
+        DefaultRoot::Xdg(p) => (p, 0o1700),
+        DefaultRoot::PerUser(p) => (p, 0o700),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(Err::<(), _>(e)
+                .sys("create state root", path.display())
+                .unwrap_err()
+                .context("the default --root (set XDG_RUNTIME_DIR to a directory of yours, or give --root)"));
+        }
+    }
+    let m = std::fs::symlink_metadata(path).sys("stat state root", path.display())?;
+    let euid = nix::unistd::geteuid().as_raw();
+    // In /tmp a directory of ours that others could write may hold
+    // their files: refuse it rather than fix it.
+    let shared = matches!(root, DefaultRoot::PerUser(_)) && m.mode() & 0o022 != 0;
+    if !m.is_dir() || m.uid() != euid || shared {
+        return Err(Error::msg(format!(
+            "state root {} is not a private directory of uid {euid}: refusing to use it (give --root)",
+            path.display()
+        )));
+    }
+    if m.mode() & 0o7777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .sys("chmod", path.display())?;
+    }
+    Ok(())
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
@@ -186,6 +287,33 @@ impl Container {
         }
     }
 
+    /// The container's processes: its cgroup's. A rootless container
+    /// without a cgroup has its pid namespace instead (every process in
+    /// the init's, when that is not ours), else just its init.
+    pub fn pids(&self) -> Vec<i32> {
+        if !self.saved.cgroup.dirs.is_empty() {
+            return self.saved.cgroup.pids();
+        }
+        if !self.alive() {
+            return Vec::new();
+        }
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let theirs = ns(&self.saved.pid.to_string());
+        if theirs.is_none() || theirs == ns("self") {
+            return vec![self.saved.pid];
+        }
+        let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                    .filter(|p| ns(&p.to_string()) == theirs)
+                    .collect()
+            })
+            .unwrap_or_default();
+        pids.sort();
+        pids
+    }
+
     /// A pidfd for the container's init, verified against the start time
     /// after opening so that a signal never reaches a reused pid.
     pub fn pidfd(&self) -> Option<std::os::fd::OwnedFd> {
@@ -265,6 +393,47 @@ mod tests {
             process: None,
             seccomp: None,
         }
+    }
+
+    #[test]
+    fn default_root_follows_runc_then_a_per_user_dir() {
+        let x = Some(Path::new("/run/user/1000"));
+        let never = |_: &Path| false;
+        let root_user = |p: &Path| p == Path::new("/run/user/1000");
+        // Not root: XDG_RUNTIME_DIR when set.
+        assert_eq!(
+            default_root_for(1000, x, || false, Some("u"), never),
+            DefaultRoot::Xdg("/run/user/1000/berth".into())
+        );
+        // Root on the host keeps /run/berth even with XDG_RUNTIME_DIR.
+        assert_eq!(
+            default_root_for(
+                0,
+                Some(Path::new("/run/user/0")),
+                || false,
+                Some("root"),
+                never
+            ),
+            DefaultRoot::System("/run/berth".into())
+        );
+        // Root in a user namespace (rootlesskit) is a user, unless USER=root.
+        assert_eq!(
+            default_root_for(0, x, || true, Some("u"), never),
+            DefaultRoot::Xdg("/run/user/1000/berth".into())
+        );
+        assert_eq!(
+            default_root_for(0, x, || true, Some("root"), never),
+            DefaultRoot::System("/run/berth".into())
+        );
+        // Unset: /run/user/UID when it is ours, else /tmp/berth-UID.
+        assert_eq!(
+            default_root_for(1000, None, || false, None, root_user),
+            DefaultRoot::PerUser("/run/user/1000/berth".into())
+        );
+        assert_eq!(
+            default_root_for(1000, None, || false, None, never),
+            DefaultRoot::PerUser("/tmp/berth-1000".into())
+        );
     }
 
     #[test]

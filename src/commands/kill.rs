@@ -31,7 +31,7 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
     let sig = parse_signal(&a.signal)?;
     let c = state::load(&g.root, &a.id, false)?;
     if a.all {
-        for pid in c.saved.cgroup.pids() {
+        for pid in c.pids() {
             // libc::kill takes realtime signals too, which nix's Signal does not.
             // SAFETY: plain syscall with integer arguments.
             let r = unsafe { libc::kill(pid, sig) };

@@ -23,4 +23,7 @@ pub struct Global {
     /// --systemd-cgroup: new containers get a systemd unit. Later commands
     /// go by what the container's state says.
     pub systemd_cgroup: bool,
+    /// --rootless (or its auto-detection): cgroups the user may not write
+    /// are skipped.
+    pub rootless: bool,
 }

@@ -8,7 +8,7 @@ use crate::state;
 /// the table is ps(1)'s output cut to the container's processes.
 pub fn run(g: &Global, a: &PsArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
-    let pids = c.saved.cgroup.pids();
+    let pids = c.pids();
     if a.format == "json" {
         println!(
             "{}",

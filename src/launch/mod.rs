@@ -68,6 +68,8 @@ pub struct Options<'a> {
     pub preserve_fds: u32,
     /// The cgroup is a systemd unit (--systemd-cgroup).
     pub systemd_cgroup: bool,
+    /// Cgroups the user may not write are skipped (--rootless).
+    pub rootless: bool,
 }
 
 /// A container that reached "created".
@@ -109,6 +111,17 @@ pub fn create(o: &Options) -> Result<Created> {
         return Err(crate::console::no_socket());
     }
     let linux = bundle.spec.linux().as_ref();
+    // Without root, only a user namespace of its own gives the container
+    // a root to set itself up with (runc refuses the same way).
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() && !bundle.namespaces.private(LinuxNamespaceType::User) {
+        return Err(Error::config(
+            "linux.namespaces",
+            format!(
+                "berth runs as uid {euid}, not root: a rootless container needs a user namespace (berth spec --rootless writes one)"
+            ),
+        ));
+    }
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     // With systemd, the cgroup is known only once the unit holds the init:
     // until then it has no directories, and the init joins none.
@@ -125,6 +138,7 @@ pub fn create(o: &Options) -> Result<Created> {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+    cgroup.rootless = o.rootless;
     let proc = Proc::open_host()?;
     let (listen_fds, extra_env) = socket_activation();
     let keep_fds = o

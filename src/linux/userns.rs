@@ -35,6 +35,12 @@ pub fn in_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_map(&m))
 }
 
+/// `--rootless auto`, as runc decides it: a non-root euid, or euid 0
+/// inside a user namespace.
+pub fn rootless_auto() -> bool {
+    !nix::unistd::geteuid().is_root() || in_user_namespace()
+}
+
 /// One map of the caller's own id: the only one the kernel lets an
 /// unprivileged process write.
 fn own_id_only(maps: &[LinuxIdMapping], own: u32) -> bool {
