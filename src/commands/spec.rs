@@ -74,12 +74,18 @@ pub fn default_config(rootless: bool) -> Value {
         }
     });
     if rootless {
+        // runc's rootless changes: the caller's own ids mapped to root
+        // (written without any helper), no network namespace (the engine
+        // brings one: slirp4netns, pasta), a user namespace, /sys bound
+        // from the host (sysfs needs a network namespace of the user's),
+        // no uid=/gid= mount options (ids the map lacks), no resources
+        // (no cgroup to hold them where the user may not write cgroups).
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
         let linux = &mut config["linux"];
         linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-        linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
+        linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
         linux.as_object_mut().map(|o| o.remove("resources"));
     }
     config
@@ -109,5 +115,36 @@ mod tests {
             let spec = crate::spec::parse(text.as_bytes(), "config.json").unwrap();
             assert_eq!(spec.mounts().as_ref().unwrap().len(), 7);
         }
+    }
+
+    #[test]
+    fn the_rootless_config_is_runcs() {
+        let c = default_config(true);
+        let ns: Vec<&str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(ns, ["pid", "ipc", "uts", "mount", "cgroup", "user"]);
+        let uid = nix::unistd::geteuid().as_raw();
+        assert_eq!(
+            c["linux"]["uidMappings"],
+            json!([{"containerID": 0, "hostID": uid, "size": 1}])
+        );
+        assert!(c["linux"].get("resources").is_none());
+        let sys = c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
+        assert_eq!(sys["source"], "/sys");
+        assert_eq!(
+            sys["options"],
+            json!(["rbind", "nosuid", "noexec", "nodev", "ro"])
+        );
+        let text = c["mounts"].to_string();
+        assert!(!text.contains("gid=") && !text.contains("uid="), "{text}");
     }
 }
