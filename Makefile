@@ -9,8 +9,9 @@ SUBREAPER   := target/subreaper
 DEMO        := target/demo-bundle
 SHARED      ?= ../shared
 APT_BUILD   := busybox-static gcc libc6-dev libseccomp-dev
-# qemu and mmdebstrap: the pure cgroup v2 and systemd VMs (tests/vm/).
-APT_TEST    := $(APT_BUILD) podman containerd qemu-system-x86 mmdebstrap e2fsprogs xz-utils
+# qemu and mmdebstrap: the pure cgroup v2 and systemd VMs (tests/vm/);
+# uidmap (newuidmap, newgidmap): the rootless tests.
+APT_TEST    := $(APT_BUILD) podman containerd qemu-system-x86 mmdebstrap e2fsprogs xz-utils uidmap
 # docker.io is unpacked, not installed: its service scripts stay out.
 DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
