@@ -14,7 +14,8 @@
 //!    CLONE_PARENT and reports InitPid)
 //!  (--systemd-cgroup: start the unit with
 //!   the init's pid, then write resources)
-//!  write uid/gid maps, save state.json
+//!  write uid/gid maps (or newuidmap/        (dumpable until Go in a new
+//!   newgidmap), save state.json              user namespace)
 //!  send Go{pid, state} ───────────────────▶ become root in the user ns,
 //!                                             cgroup + time namespaces,
 //!                                             hostname, mounts, /dev,
@@ -241,7 +242,8 @@ pub fn create(o: &Options) -> Result<Created> {
         crate::logging::step("cgroups created");
     }
 
-    // 6. Id maps, which only a process outside the namespace may write.
+    // 6. Id maps, which only a process outside the namespace may write
+    // (rootless: beyond our own id, only the setuid helpers may).
     if bundle.namespaces.creates(LinuxNamespaceType::User) {
         let l = linux.expect("validated: user namespace implies linux");
         userns::write_maps(
