@@ -313,6 +313,12 @@ impl Cgroup {
     /// belong to another container.
     pub fn create(&mut self) -> Result<()> {
         let r = self.make_dirs();
+        if r.is_ok()
+            && let [d] = self.dirs.as_slice()
+            && d.hierarchy.v2
+        {
+            enable_all_controllers(d);
+        }
         if r.is_err() {
             let _ = self.destroy();
         }
@@ -896,6 +902,33 @@ fn mkdir_p(d: &mut Dir) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// On a pure v2 host, every controller the root offers is enabled down
+/// to the container's cgroup, as runc does, so that its files (memory.max,
+/// pids.max, ...) are there to read and update even when the config sets
+/// no limit. Best effort, controller by controller: a parent that holds
+/// processes refuses (the no-internal-process rule), and resources asked
+/// for are enabled again, with errors, when they are applied.
+fn enable_all_controllers(d: &Dir) {
+    let offered = std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
+        .unwrap_or_default();
+    let mut chain: Vec<&Path> = d
+        .path
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.starts_with(&d.hierarchy.mountpoint))
+        .collect();
+    chain.reverse();
+    for dir in chain {
+        let f = dir.join("cgroup.subtree_control");
+        let now = std::fs::read_to_string(&f).unwrap_or_default();
+        for c in offered.split_whitespace() {
+            if !now.split_whitespace().any(|n| n == c) {
+                let _ = std::fs::write(&f, format!("+{c}"));
+            }
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 #!/bin/bash
-# run-tests.sh [--systemd] TEST... : run berth's integration tests (the
-# named files in tests/) inside a pure cgroup v2 VM (tests/vm/vm.sh), or
-# with --systemd under systemd as PID 1, where the scripts in
-# tests/vm/*-check.sh run too. BERTH_VM_APPEND adds kernel arguments
+# run-tests.sh [--systemd] [TEST...] : run berth's integration tests (the
+# named files in tests/) and the conformance suite inside a pure cgroup v2
+# VM (tests/vm/vm.sh), or with --systemd under systemd as PID 1, where the
+# scripts in tests/vm/*-check.sh run too. BERTH_VM_APPEND adds kernel arguments
 # (systemd.unified_cgroup_hierarchy=0 boots systemd's hybrid layout). The test binaries are the ones cargo built
 # for this host (static, so they need nothing from the guest); berth goes
 # to the same absolute path it has here, where the tests look for it.
@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=()
 if [ "${1:-}" = --systemd ]; then mode=(--systemd); shift; fi
-[ $# -gt 0 ] || [ ${#mode[@]} -gt 0 ] || { echo "usage: $0 [--systemd] TEST..." >&2; exit 2; }
 CARGO=${CARGO:-cargo}
 ROOTFS=${ROOTFS:-target/test-rootfs}
 
@@ -22,7 +21,7 @@ chmod 755 "$stage"
 # One cargo call builds every named test; its JSON says where each went.
 args=()
 for t; do args+=(--test "$t"); done
-$CARGO build
+$CARGO build --workspace
 : > "$stage/build.json"
 [ $# -eq 0 ] || $CARGO test --no-run --message-format=json "${args[@]}" > "$stage/build.json"
 berth=$(pwd)/target/x86_64-unknown-linux-gnu/debug/berth
@@ -35,6 +34,10 @@ for t; do
     strip --strip-debug -o "$stage/tests/$t" "$exe"
 done
 strip --strip-debug -o "$stage/berth" "$berth"
+# conformance/ too: what it could not check on this host, it checks there.
+for b in oci-conformance oci-check; do
+    strip --strip-debug -o "$stage/$b" "$(dirname "$berth")/$b"
+done
 gcc -static -O2 -o "$stage/subreaper" tests/subreaper.c
 cp -a "$ROOTFS" "$stage/rootfs"
 cp tests/vm/*-check.sh "$stage/" 2>/dev/null || true
@@ -53,6 +56,12 @@ for t in tests/*; do
     echo "=== \$t"
     timeout 900 ./subreaper "\$t" --test-threads=1 || failed="\$failed \${t#tests/}"
 done
+echo "=== conformance"
+if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check > conformance.out 2>&1; then
+    failed="\$failed conformance"
+    ps -o pid,ppid,stat,args
+fi
+cat conformance.out
 for c in ./*-check.sh; do
     [ -e "\$c" ] || continue
     [ "${mode[*]:-}" = --systemd ] || continue

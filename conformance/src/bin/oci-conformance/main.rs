@@ -474,19 +474,8 @@ fn main() {
         )
     } == 0;
     assert!(mounted, "cannot mount a tmpfs on {}", sub.display());
-    let mut holder = Command::new("unshare")
-        .args(["--net", "--fork", "--kill-child", "sleep", "600"])
-        .spawn()
-        .expect("unshare");
-    let holder_child = loop {
-        let kids = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", holder.id()))
-            .unwrap_or_default();
-        if let Some(p) = kids.split_whitespace().next() {
-            break p.to_string();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let holder = NetnsHolder::spawn();
+    let holder_child = holder.0.to_string();
 
     let mut report = Report::default();
     let all = cases(&work, &holder_child, &submount_src);
@@ -500,8 +489,7 @@ fn main() {
         }
         run_case(&o, &work, &rootfs, i, &c, &mut report);
     }
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     outside::lifecycle(&o.runtime, &work, &rootfs, &mut report);
     hooks::run(
         &hooks::Ctx {
@@ -606,4 +594,55 @@ fn run_case(o: &Opts, work: &Path, rootfs: &Path, i: usize, c: &Case, report: &m
         .args(["delete", "--force", &id])
         .stderr(Stdio::null())
         .status();
+}
+
+/// A child of ours in a network namespace of its own, for the cases that
+/// join one by path. Forked rather than run through unshare(1), whose
+/// options differ between util-linux and busybox (the VM has only the
+/// latter); it dies with us.
+struct NetnsHolder(i32);
+
+impl NetnsHolder {
+    fn spawn() -> NetnsHolder {
+        // SAFETY: the child only makes raw syscalls before it pauses
+        // forever, which is all that is allowed after fork.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: plain syscalls with constant arguments.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                    libc::_exit(1);
+                }
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match std::fs::read_link(format!("/proc/{pid}/ns/net")) {
+                Ok(theirs) if theirs != ours => return NetnsHolder(pid),
+                Err(e) => panic!("the network namespace holder died: {e}"),
+                _ => {}
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the holder never entered a network namespace of its own"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for NetnsHolder {
+    fn drop(&mut self) {
+        // SAFETY: our own child; reaped right after.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
 }
