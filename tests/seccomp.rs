@@ -122,6 +122,53 @@ fn exec_gets_the_container_filter() {
     b.ok(&["delete", "--force", &b.id]);
 }
 
+/// Busybox's syscalls without the 43x ones (clone3, close_range,
+/// faccessat2): a profile from before Linux 5.3, whose newest is rseq (334).
+fn old_syscalls() -> Vec<&'static str> {
+    SYSCALLS
+        .iter()
+        .copied()
+        .filter(|s| !["clone3", "close_range", "faccessat2"].contains(s) && !s.starts_with("mkdir"))
+        .collect()
+}
+
+const ARCHS: [&str; 3] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+
+#[test]
+fn syscalls_newer_than_the_profile_fail_with_enosys() {
+    // mkdir (83): older and not named, the default errno. mkdirat (258):
+    // named and denied. clone3 (435), openat2 (437): newer than anything
+    // named, ENOSYS, so that libc falls back (posix_spawn and
+    // pthread_create try clone3 first, then clone).
+    let script = "P=/tmp/sysprobe; $P 83 0 0; $P 258 0 0 0; $P 435 0 0; $P 437 0 0 0 0; $P spawn /bin/true; $P thread";
+    let mut b = with_profile(
+        script,
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "architectures": ARCHS,
+               "syscalls": [{"names": old_syscalls(), "action": "SCMP_ACT_ALLOW"},
+                            {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}),
+    );
+    b.with_sysprobe();
+    assert_eq!(
+        b.run_ok(),
+        "ret=-1 errno=1\nret=-1 errno=13\nret=-1 errno=38\nret=-1 errno=38\nspawn status=0\nthread ok\n"
+    );
+
+    // A profile that names clone3 (to deny it) keeps its own answer for
+    // it, and glibc does not fall back from EPERM: posix_spawn fails.
+    // openat2 is still newer than anything named.
+    let mut b = with_profile(
+        script,
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "architectures": ARCHS,
+               "syscalls": [{"names": old_syscalls(), "action": "SCMP_ACT_ALLOW"},
+                            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}),
+    );
+    b.with_sysprobe();
+    assert_eq!(
+        b.run_ok(),
+        "ret=-1 errno=1\nret=-1 errno=1\nret=-1 errno=1\nret=-1 errno=38\nspawn errno=1\nthread errno=1\n"
+    );
+}
+
 /// Syscalls a busybox shell may make on x86_64 (a superset is fine).
 const SYSCALLS: &[&str] = &[
     "read",
