@@ -147,6 +147,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         console: console.as_ref(),
         seccomp,
+        state: c.oci_state("running"),
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

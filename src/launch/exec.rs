@@ -35,6 +35,8 @@ pub struct ExecPlan<'a> {
     /// The connected console socket for a terminal.
     pub console: Option<&'a OwnedFd>,
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// The container's state, for a seccomp listener.
+    pub state: serde_json::Value,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -90,13 +92,32 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
         }
     };
     // EOF: the process exec'd (its end of the socket is close-on-exec).
-    match parent_ch.recv()? {
-        None => Ok(pid),
-        Some(Msg::Error(m)) => {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            Err(Error::msg(m))
+    loop {
+        match parent_ch.recv_with_fd()? {
+            None => return Ok(pid),
+            Some((Msg::SeccompListener, Some(fd))) => {
+                let sent = match plan.seccomp.as_ref().and_then(|f| f.listener.as_ref()) {
+                    Some(l) => {
+                        crate::linux::seccomp::send_to_listener(l, fd.as_fd(), pid, &plan.state)
+                    }
+                    None => Err(Error::msg("exec: a seccomp notify fd nobody asked for")),
+                };
+                if let Err(e) = sent {
+                    // The process waits on us; it must not run unanswered.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                    return Err(e);
+                }
+            }
+            Some((Msg::Error(m), _)) => {
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                return Err(Error::msg(m));
+            }
+            Some((other, _)) => return Err(Error::msg(format!("exec: unexpected {other:?}"))),
         }
-        Some(other) => Err(Error::msg(format!("exec: unexpected {other:?}"))),
     }
 }
 
@@ -118,7 +139,7 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     }
     match sys::clone3(sys::CLONE_PARENT, None).sys("clone3", "exec process")? {
         sys::Forked::Child => {
-            let e = match run_process(plan) {
+            let e = match run_process(plan, ch) {
                 Err(e) => e,
                 Ok(never) => match never {},
             };
@@ -129,7 +150,7 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     }
 }
 
-fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
+fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible> {
     let p = plan.process;
     process::set_rlimits(p)?;
     process::enter_cwd(p)?;
@@ -146,9 +167,16 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     if let Some(f) = &plan.seccomp
         && !nnp
     {
-        crate::linux::seccomp::load(f)?;
+        super::init::load_seccomp(f, ch)?;
     }
     process::set_user_and_caps(p, &plan.caps)?;
+    // The notify fd leaves through `ch`, which the fd cleanup below closes.
+    if let Some(f) = &plan.seccomp
+        && nnp
+        && f.listener.is_some()
+    {
+        super::init::load_seccomp(f, ch)?;
+    }
     sys::keep_across_exec(plan.preserve_fds as i32).sys("keep preserved fds", plan.preserve_fds)?;
     sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
@@ -157,6 +185,7 @@ fn run_process(plan: &ExecPlan) -> Result<std::convert::Infallible> {
     sys::default_signals();
     if let Some(f) = &plan.seccomp
         && nnp
+        && f.listener.is_none()
     {
         crate::linux::seccomp::load(f)?;
     }

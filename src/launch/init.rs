@@ -167,10 +167,19 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     if let Some(f) = &b.seccomp
         && !nnp
     {
-        seccomp::load(f)?;
+        load_seccomp(f, ctx.chan)?;
     }
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
+    // A listener's fd goes out through berth create, which is gone once
+    // the container starts: such a filter is loaded now, not at exec. The
+    // syscalls left until exec then go through it, as with runc.
+    if let Some(f) = &b.seccomp
+        && nnp
+        && f.listener.is_some()
+    {
+        load_seccomp(f, ctx.chan)?;
+    }
 
     if let Some(pty) = &pty {
         crate::console::make_controlling(pty.slave.as_fd())?;
@@ -205,10 +214,23 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     sys::default_signals();
     if let Some(f) = &b.seccomp
         && nnp
+        && f.listener.is_none()
     {
         seccomp::load(f)?;
     }
     Err(process::exec(&program, &args, &env))
+}
+
+/// Load the filter and, when it has a listener, send the notify fd to the
+/// parent, which gives it to linux.seccomp.listenerPath. The message is
+/// encoded first: after the load even an allocation's mmap could be a
+/// notified syscall that nobody can answer yet.
+pub fn load_seccomp(f: &seccomp::Filter, chan: &super::protocol::Channel) -> Result<()> {
+    let msg = super::protocol::Channel::encode(&Msg::SeccompListener)?;
+    if let Some(fd) = seccomp::load(f)? {
+        chan.send_with_fd(&msg, fd.as_fd())?;
+    }
+    Ok(())
 }
 
 /// A non-dumpable process's /proc/self files belong to the host's root,

@@ -22,6 +22,8 @@
 //!                                             rlimits, oom, sched, cwd,
 //!                                             find program, user + caps,
 //!                                             close fds
+//!  give the notify fd to listenerPath ◀──── SeccompListener + fd (only for
+//!                                             SCMP_ACT_NOTIFY: filter loaded)
 //!  write pid file, exit 0 ◀─────────────── Ready
 //!                                             block reading exec.fifo
 //!  berth start: write a byte to exec.fifo ─▶ startContainer hooks, execve
@@ -212,8 +214,8 @@ pub fn create(o: &Options) -> Result<Created> {
     // 8. Follow the init until it waits on the barrier.
     let hooks = spec::hook_lists(&bundle.spec);
     loop {
-        match parent_ch.recv()? {
-            Some(Msg::RunHooks) => {
+        match parent_ch.recv_with_fd()? {
+            Some((Msg::RunHooks, _)) => {
                 for (stage, list) in hooks
                     .iter()
                     .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
@@ -222,9 +224,19 @@ pub fn create(o: &Options) -> Result<Created> {
                 }
                 parent_ch.send(&Msg::HooksDone)?;
             }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(m)) => return Err(Error::msg(m)),
-            Some(other) => {
+            Some((Msg::SeccompListener, Some(fd))) => {
+                let l = bundle
+                    .seccomp
+                    .as_ref()
+                    .and_then(|f| f.listener.as_ref())
+                    .ok_or_else(|| {
+                        Error::msg("container init sent a seccomp notify fd nobody asked for")
+                    })?;
+                crate::linux::seccomp::send_to_listener(l, fd.as_fd(), pid, &creating)?;
+            }
+            Some((Msg::Ready, _)) => break,
+            Some((Msg::Error(m), _)) => return Err(Error::msg(m)),
+            Some((other, _)) => {
                 return Err(Error::msg(format!(
                     "container init sent {other:?} out of turn"
                 )));

@@ -8,11 +8,13 @@ use libseccomp::{
 };
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::str::FromStr;
 
 pub const SECCOMP_FILTER_FLAG_TSYNC: u32 = 1;
 pub const SECCOMP_FILTER_FLAG_LOG: u32 = 2;
 pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 4;
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 8;
 pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 
 /// A compiled filter, ready for seccomp(SECCOMP_SET_MODE_FILTER).
@@ -20,7 +22,21 @@ pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 pub struct Filter {
     pub bpf: Vec<u8>,
     pub flags: u32,
+    /// Where the notify fd goes, when a rule uses SCMP_ACT_NOTIFY.
+    pub listener: Option<Listener>,
 }
+
+/// linux.seccomp.listenerPath and listenerMetadata.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub path: std::path::PathBuf,
+    pub metadata: Option<String>,
+}
+
+/// Syscalls a NOTIFY rule may not name: berth makes them after loading the
+/// filter and before the listener has its fd (sendmsg hands the fd to
+/// berth's parent side), so nobody could ever answer them.
+const NOTIFY_REFUSED: &[&str] = &["sendmsg"];
 
 /// The names the spec uses, as serde writes them.
 fn name<T: serde::Serialize>(v: &T) -> String {
@@ -40,12 +56,7 @@ fn action(field: &str, name: &str, errno: Option<u32>) -> Result<ScmpAction> {
         "SCMP_ACT_TRACE" => ScmpAction::Trace(e.unwrap_or(libc::EPERM) as u16),
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
         "SCMP_ACT_LOG" => ScmpAction::Log,
-        "SCMP_ACT_NOTIFY" => {
-            return Err(Error::config(
-                field,
-                "SCMP_ACT_NOTIFY (a user-space listener) is not supported by this berth yet",
-            ));
-        }
+        "SCMP_ACT_NOTIFY" => ScmpAction::Notify,
         other => return Err(Error::config(field, format!("unknown action {other:?}"))),
     })
 }
@@ -76,6 +87,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         &name(&s.default_action()),
         s.default_errno_ret(),
     )?;
+    if default == ScmpAction::Notify {
+        return Err(Error::config(
+            format!("{f}.defaultAction"),
+            "SCMP_ACT_NOTIFY cannot be the default: berth's own syscalls before the listener has its fd would wait forever",
+        ));
+    }
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| lib_err(f, e))?;
     for arch in s.architectures().iter().flatten() {
         let n = name(arch);
@@ -89,9 +106,23 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             .map_err(|e| lib_err(&format!("{f}.architectures ({n})"), e))?;
     }
     let mut unknown = Vec::new();
+    let mut notify = false;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("{f}.syscalls[{i}]");
         let act = action(&field, &name(&rule.action()), rule.errno_ret())?;
+        if act == ScmpAction::Notify {
+            notify = true;
+            if let Some(n) = rule
+                .names()
+                .iter()
+                .find(|n| NOTIFY_REFUSED.contains(&n.as_str()))
+            {
+                return Err(Error::config(
+                    format!("{field}.names"),
+                    format!("SCMP_ACT_NOTIFY on {n}: berth hands the listener its fd with it"),
+                ));
+            }
+        }
         // libseccomp refuses a rule that only repeats the default.
         if act == default {
             continue;
@@ -139,11 +170,36 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             }
         };
     }
-    if s.listener_path().is_some() {
-        return Err(Error::config(
-            format!("{f}.listenerPath"),
-            "seccomp notify listeners are not supported by this berth yet",
-        ));
+    // The spec sends the fd to listenerPath only when NOTIFY is used; a
+    // path without such a rule has nothing to receive.
+    let listener = match s
+        .listener_path()
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        _ if !notify => None,
+        None => {
+            return Err(Error::config(
+                format!("{f}.listenerPath"),
+                "SCMP_ACT_NOTIFY needs a listener socket to send the notify fd to",
+            ));
+        }
+        Some(p) if !p.is_absolute() => {
+            return Err(Error::config(
+                format!("{f}.listenerPath"),
+                format!("{} must be an absolute path", p.display()),
+            ));
+        }
+        Some(p) => Some(Listener {
+            path: p.clone(),
+            metadata: s.listener_metadata().clone(),
+        }),
+    };
+    if listener.is_some() {
+        // The kernel refuses TSYNC with a listener (which thread's filter
+        // would the fd be?); berth's processes are single threaded, so
+        // TSYNC has nothing to synchronise anyway.
+        flags = (flags & !SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
     // libseccomp 2.5 exports to an fd only: a memfd holds the program.
     let mut mem = std::fs::File::from(
@@ -168,7 +224,11 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             ),
         ));
     }
-    Ok(Filter { bpf, flags })
+    Ok(Filter {
+        bpf,
+        flags,
+        listener,
+    })
 }
 
 /// Whether syscalls newer than the profile should fail with ENOSYS rather
@@ -420,8 +480,9 @@ fn assemble(
     Ok(out)
 }
 
-/// Install the filter on this process.
-pub fn load(filter: &Filter) -> Result<()> {
+/// Install the filter on this process; with a listener, the kernel gives
+/// back the notify fd (close-on-exec), which must leave the container.
+pub fn load(filter: &Filter) -> Result<Option<OwnedFd>> {
     const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
     let prog = libc::sock_fprog {
         len: (filter.bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
@@ -436,7 +497,64 @@ pub fn load(filter: &Filter) -> Result<()> {
             &prog as *const libc::sock_fprog,
         )
     };
-    nix::errno::Errno::result(r).sys("load seccomp filter", "")?;
+    let fd = nix::errno::Errno::result(r).sys("load seccomp filter", "")?;
+    if filter.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+        return Ok(None);
+    }
+    // SAFETY: with NEW_LISTENER the kernel returned a fresh fd we own.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+}
+
+/// Give the notify fd to the listener at listenerPath, as runtime-spec
+/// asks: one message on a unix stream socket, the container process state
+/// as JSON with the fd in SCM_RIGHTS ("fds" names it "seccompFd").
+pub fn send_to_listener(
+    l: &Listener,
+    fd: BorrowedFd,
+    pid: i32,
+    state: &serde_json::Value,
+) -> Result<()> {
+    use nix::sys::socket::{
+        AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr, connect, sendmsg,
+        socket,
+    };
+    let field = "linux.seccomp.listenerPath";
+    let mut doc = serde_json::json!({
+        "ociVersion": state.get("ociVersion").cloned().unwrap_or_default(),
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "state": state,
+    });
+    if let Some(m) = &l.metadata {
+        doc["metadata"] = m.clone().into();
+    }
+    let payload = doc.to_string();
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .sys("socket", "seccomp listener")?;
+    let addr = UnixAddr::new(&l.path).sys(&format!("{field}: address"), l.path.display())?;
+    connect(sock.as_raw_fd(), &addr).sys(&format!("{field}: connect"), l.path.display())?;
+    let fds = [fd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(payload.as_bytes())];
+    let n = sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .sys(&format!("{field}: send the notify fd to"), l.path.display())?;
+    if n != payload.len() {
+        return Err(Error::msg(format!(
+            "{field}: send the notify fd to {}: short write ({n} of {} bytes)",
+            l.path.display(),
+            payload.len()
+        )));
+    }
     Ok(())
 }
 
@@ -590,13 +708,53 @@ mod tests {
     }
 
     #[test]
-    fn unknown_actions_and_notify_are_refused() {
-        let e = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}"#))
+    fn notify_needs_a_listener_and_asks_the_kernel_for_one() {
+        let e = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#))
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("linux.seccomp.syscalls[0]") && e.contains("NOTIFY"),
+            e.contains("linux.seccomp.listenerPath") && e.contains("NOTIFY"),
             "{e}"
         );
+        let e = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"rel.sock","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("absolute"), "{e}");
+        let e = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/run/l.sock"}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("linux.seccomp.defaultAction"), "{e}");
+        let e = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock","syscalls":[{"names":["write","sendmsg"],"action":"SCMP_ACT_NOTIFY"}]}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.seccomp.syscalls[0].names") && e.contains("sendmsg"),
+            "{e}"
+        );
+
+        let f = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock","listenerMetadata":"m","flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#))
+            .unwrap();
+        assert_eq!(
+            f.flags,
+            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_LOG
+        );
+        let l = f.listener.unwrap();
+        assert_eq!(
+            (l.path.to_str(), l.metadata.as_deref()),
+            (Some("/run/l.sock"), Some("m"))
+        );
+        assert_eq!(
+            decide(&f.bpf, X86_64, 83),
+            0x7fc0_0000,
+            "mkdir goes to the listener"
+        );
+
+        // A listener path without a NOTIFY rule has nothing to receive.
+        let f = compile(&profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#))
+            .unwrap();
+        assert!(f.listener.is_none() && f.flags == 0);
     }
 }
