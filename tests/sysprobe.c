@@ -1,7 +1,8 @@
 /* sysprobe: what the kernel answers a container, for the seccomp tests.
  * Static, so it runs in a busybox rootfs.
- *   sysprobe NR [ARG...]   one system call by number, integer arguments:
- *                          prints "ret=R errno=E"
+ *   sysprobe NR [ARG...]   one system call by number, integer arguments
+ *                          (@text passes a pointer to "text"): prints
+ *                          "ret=R errno=E"
  *   sysprobe spawn PATH    posix_spawn (glibc tries clone3 first and falls
  *                          back to clone on ENOSYS): "spawn status=S" or
  *                          "spawn errno=E"
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 2; i < argc; i++)
-		a[i - 2] = strtol(argv[i], NULL, 0);
+		a[i - 2] = argv[i][0] == '@' ? (long)(argv[i] + 1) : strtol(argv[i], NULL, 0);
 	errno = 0;
 	long r = syscall(strtol(argv[1], NULL, 0), a[0], a[1], a[2], a[3], a[4], a[5]);
 	printf("ret=%ld errno=%d\n", r, r == -1 ? errno : 0);
