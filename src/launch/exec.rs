@@ -65,6 +65,8 @@ fn namespaces_to_join(init: i32) -> CloneFlags {
 /// Start the process; returns its pid (in berth's pid namespace) once it
 /// has exec'd.
 pub fn spawn(plan: &ExecPlan) -> Result<i32> {
+    // stage-1 and the process inherit it from birth (see create).
+    super::non_dumpable()?;
     let join = namespaces_to_join(plan.init_pid);
     let v2 = plan.cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;

@@ -33,7 +33,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let _ = nix::sys::prctl::set_name(c"berth:init");
     // Until exec, /proc/<this pid>/exe is the host's berth binary: keep it
     // out of reach of anything that can see us (a shared pid namespace),
-    // CVE-2019-5736. exec of the container's program resets this.
+    // CVE-2019-5736. berth made itself non-dumpable before the clone, so
+    // this only restates it; exec of the container's program resets it.
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     // Die with berth while it sets us up; cleared once we are "created".
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
@@ -152,7 +153,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // The process's own attributes.
     let p = &b.process;
     process::set_rlimits(p)?;
-    dumpable_while(|| process::set_oom_score_adj(ctx.proc, p))?;
     process::set_personality(linux)?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
@@ -234,9 +234,11 @@ pub fn load_seccomp(f: &seccomp::Filter, chan: &super::protocol::Channel) -> Res
 }
 
 /// A non-dumpable process's /proc/self files belong to the host's root,
-/// which a user namespace does not map: writing our own oom_score_adj or
-/// timens_offsets there needs dumpable for that moment. Nothing from the
-/// container runs yet, so nothing can use the window.
+/// which a user namespace does not map: writing our own timens_offsets
+/// there needs dumpable for that moment (oom_score_adj is written by the
+/// parent instead). Nothing from the container runs yet; a process in a
+/// joined pid namespace could see us, but opening our exe also needs
+/// every capability we hold (we are root with a full set here).
 fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
     nix::sys::prctl::set_dumpable(true).sys("prctl", "PR_SET_DUMPABLE")?;
     let r = f();

@@ -152,6 +152,10 @@ pub fn create(o: &Options) -> Result<Created> {
     .sys("open", fifo_path.display())?;
 
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
+    // Non-dumpable from birth too: it inherits this from us, so there is no
+    // moment in which a process sharing its pid namespace could open its
+    // /proc/<pid>/exe, which is this binary (CVE-2019-5736).
+    non_dumpable()?;
     let v2 = cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;
     let ctx = InitContext {
@@ -183,6 +187,10 @@ pub fn create(o: &Options) -> Result<Created> {
             l.gid_mappings().as_deref().unwrap_or_default(),
         )?;
     }
+    // The oom score too, as the host's root: from inside, the init would
+    // have to turn dumpable to write its own (see init.rs), opening its
+    // exe, this binary, to whatever shares its pid namespace.
+    crate::linux::process::set_oom_score_adj(&proc, pid, &bundle.process)?;
 
     // 7. The state, as soon as there is a pid to record.
     let (start_time, _) = state::proc_start_time(pid)
@@ -304,6 +312,11 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             }
         }
     }
+}
+
+/// Make berth non-dumpable; children inherit it (until they exec).
+pub fn non_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")
 }
 
 /// How many fds systemd socket activation handed to berth itself.

@@ -48,10 +48,12 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-pub fn set_oom_score_adj(proc: &Proc, p: &Process) -> Result<()> {
+/// process.oomScoreAdj for the process `pid` (in the pid namespace of
+/// `proc`), written from outside it.
+pub fn set_oom_score_adj(proc: &Proc, pid: i32, p: &Process) -> Result<()> {
     match p.oom_score_adj() {
         Some(v) => proc
-            .write("self/oom_score_adj", &v.to_string())
+            .write(&format!("{pid}/oom_score_adj"), &v.to_string())
             .map_err(|e| e.context("process.oomScoreAdj")),
         None => Ok(()),
     }
