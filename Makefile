@@ -14,7 +14,7 @@ APT_TEST    := $(APT_BUILD) podman containerd
 DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 
-.PHONY: all build install test lint demo bench conformance engines deps deps-build deps-bench clean
+.PHONY: all build install test lint demo bench conformance engines deps deps-build deps-bench clean fuzz
 
 all: build
 
@@ -73,6 +73,28 @@ CONFORMANCE := target/x86_64-unknown-linux-gnu/debug/oci-conformance
 conformance: $(ROOTFS)/bin/busybox $(SUBREAPER)
 	$(CARGO) build --workspace
 	$(SUBREAPER) $(CONFORMANCE) --runtime $(RUNTIME) --rootfs $(ROOTFS)
+
+# Fuzzing (fuzz/, a workspace of its own): config.json bytes through parse
+# and validate, and structured seccomp profiles through the compiler (the
+# ENOSYS prologue checked by an interpreter), FUZZ_SECONDS each under
+# libFuzzer with bounded memory; crashes land in fuzz/artifacts/. cargo-fuzz
+# comes from crates.io. Stable Rust is enough: no sanitizer (berth's unsafe
+# is small), and libFuzzer's coverage flags are all stable.
+FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB  ?= 2048
+FUZZ_TARGETS := config seccomp
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) fuzz build --sanitizer none
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t; \
+		seeds=; [ -d fuzz/seeds/$$t ] && seeds=fuzz/seeds/$$t; \
+		dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		$(CARGO) fuzz run --sanitizer none $$t fuzz/corpus/$$t $$seeds -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=30 \
+			-close_fd_mask=2 $$dict || exit 1; \
+	done
 
 # Build berth, make a busybox bundle and run a container from it.
 demo: deps-build build $(ROOTFS)/bin/busybox

@@ -558,35 +558,15 @@ pub fn send_to_listener(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn profile(json: &str) -> LinuxSeccomp {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn compiles_actions_operators_and_archs() {
-        let f = compile(&profile(
-            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
-               "flags":["SECCOMP_FILTER_FLAG_LOG"],
-               "syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"},
-                           {"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
-                           {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
-                           {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]},
-                           {"names":["kill"],"action":"SCMP_ACT_LOG","args":[{"index":1,"value":0,"op":"SCMP_CMP_GT"},{"index":1,"value":9,"op":"SCMP_CMP_LT"}]},
-                           {"names":["not_a_syscall_x"],"action":"SCMP_ACT_ALLOW"},
-                           {"names":["getpid"],"action":"SCMP_ACT_TRAP"},{"names":["getppid"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
-        ))
-        .unwrap();
-        assert!(!f.bpf.is_empty() && f.bpf.len().is_multiple_of(8));
-        assert_eq!(f.flags, SECCOMP_FILTER_FLAG_LOG);
-    }
+#[cfg(any(test, fuzzing))]
+pub mod eval {
+    use super::INSN_SIZE;
 
     /// A classic BPF interpreter for what seccomp programs use, run on a
-    /// syscall with all arguments zero: what the kernel would decide.
-    pub(crate) fn decide(bpf: &[u8], arch: u32, nr: u32) -> u32 {
+    /// syscall with all arguments zero: what the kernel would decide. For the
+    /// unit tests and the fuzzer, which check the ENOSYS prologue with it; it
+    /// panics on anything out of line (a jump out of the program included).
+    pub fn decide(bpf: &[u8], arch: u32, nr: u32) -> u32 {
         let insns: Vec<(u16, u8, u8, u32)> = bpf
             .chunks_exact(INSN_SIZE)
             .map(|c| {
@@ -628,6 +608,35 @@ mod tests {
             }
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn compiles_actions_operators_and_archs() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+               "flags":["SECCOMP_FILTER_FLAG_LOG"],
+               "syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"},
+                           {"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
+                           {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
+                           {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]},
+                           {"names":["kill"],"action":"SCMP_ACT_LOG","args":[{"index":1,"value":0,"op":"SCMP_CMP_GT"},{"index":1,"value":9,"op":"SCMP_CMP_LT"}]},
+                           {"names":["not_a_syscall_x"],"action":"SCMP_ACT_ALLOW"},
+                           {"names":["getpid"],"action":"SCMP_ACT_TRAP"},{"names":["getppid"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        ))
+        .unwrap();
+        assert!(!f.bpf.is_empty() && f.bpf.len().is_multiple_of(8));
+        assert_eq!(f.flags, SECCOMP_FILTER_FLAG_LOG);
+    }
+
+    use super::eval::decide;
 
     const X86_64: u32 = AUDIT_ARCH_X86_64;
     const I386: u32 = 0x4000_0003;
