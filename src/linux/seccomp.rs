@@ -298,9 +298,9 @@ fn newest_per_arch(s: &LinuxSeccomp) -> Vec<(u32, Abi, u32)> {
             }
         })
         .collect();
-    if archs.is_empty() {
-        archs.push(ScmpArch::native());
-    }
+    // libseccomp's filter always has the native architecture (listed or
+    // not), so the profile's rules, and its horizon, apply there too.
+    archs.push(ScmpArch::native());
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for arch in archs {
@@ -686,6 +686,15 @@ mod tests {
         .unwrap();
         // No architectures listed: the native one.
         let run = |nr| decide(&f.bpf, X86_64, nr);
+        // Only x86 listed: native x86_64 is still in libseccomp's filter.
+        let only_x86 = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86"],"syscalls":[{"names":["read","exit_group"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(decide(&only_x86.bpf, X86_64, 0), ALLOW);
+        assert_eq!(decide(&only_x86.bpf, X86_64, 100), errno(libc::EPERM));
+        assert_eq!(decide(&only_x86.bpf, X86_64, 435), errno(libc::ENOSYS));
+        assert_eq!(decide(&only_x86.bpf, I386, 435), errno(libc::ENOSYS));
         assert_eq!(run(0), ALLOW);
         assert_eq!(run(435), errno(libc::EACCES), "clone3 as named");
         assert_eq!(run(434), errno(libc::EPERM), "older, not named");
