@@ -590,3 +590,27 @@ fn an_absent_listener_fails_create_and_leaves_nothing() {
     );
     b.assert_no_leftovers();
 }
+
+#[test]
+fn a_profile_libseccomp_never_finishes_fails_create_after_the_limit() {
+    // libseccomp 2.5.4 spins forever on these two rules (fuzz/known-hangs/).
+    let hang: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/known-hangs/libseccomp-2.5.4-db_rule_add-32bit.config.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let b = with_profile("true", hang["linux"]["seccomp"].clone());
+    let started = std::time::Instant::now();
+    let out = b.create(&[]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("linux.seccomp: libseccomp did not compile the profile within 10s"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    b.assert_no_leftovers();
+}

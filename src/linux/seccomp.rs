@@ -78,9 +78,91 @@ fn lib_err(field: &str, e: libseccomp::error::SeccompError) -> Error {
     Error::config(field, format!("libseccomp: {e}"))
 }
 
+/// How long libseccomp may take over one profile (real ones take
+/// milliseconds).
+const COMPILE_LIMIT_SECS: libc::time_t = 10;
+
+/// libseccomp 2.5.4 never returns from db_rule_add on some profiles
+/// (fuzz/known-hangs/). Rather than leave an engine waiting forever on a
+/// create or exec, an alarm ends berth with the error once the compile has
+/// taken COMPILE_LIMIT_SECS. Validation comes before any side effect, so
+/// exiting there leaves nothing behind.
+struct Watchdog {
+    old: nix::sys::signal::SigAction,
+    old_timer: libc::itimerval,
+}
+
+static ALARM_MSG: std::sync::OnceLock<crate::logging::Prepared> = std::sync::OnceLock::new();
+
+extern "C" fn on_alarm(_: libc::c_int) {
+    if let Some(p) = ALARM_MSG.get() {
+        // SAFETY: write(2) on prepared bytes is async-signal-safe; what it
+        // returns does not matter, we exit next.
+        unsafe {
+            libc::write(2, p.stderr.as_ptr().cast(), p.stderr.len());
+            if let Some((fd, line)) = &p.log {
+                libc::write(*fd, line.as_ptr().cast(), line.len());
+            }
+        }
+    }
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(1) }
+}
+
+/// Set ITIMER_REAL, returning what it was (an alarm of the caller's, such
+/// as libFuzzer's own timeout, is put back afterwards).
+fn set_timer(t: &libc::itimerval) -> libc::itimerval {
+    // SAFETY: an all-zero itimerval is valid.
+    let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
+    // SAFETY: both point at valid itimervals.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, t, &mut old) };
+    old
+}
+
+impl Watchdog {
+    fn arm() -> Result<Watchdog> {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        ALARM_MSG.get_or_init(|| {
+            crate::logging::prepare_error(&format!(
+                "config: linux.seccomp: libseccomp did not compile the profile within {COMPILE_LIMIT_SECS}s (libseccomp 2.5 never returns on some rules that put several argument conditions on one syscall)"
+            ))
+        });
+        let act = SigAction::new(
+            SigHandler::Handler(on_alarm),
+            SaFlags::empty(),
+            SigSet::all(),
+        );
+        // SAFETY: the handler only writes prepared bytes and calls _exit.
+        let old = unsafe { sigaction(Signal::SIGALRM, &act) }
+            .map_err(|e| Error::sys("sigaction", "SIGALRM", e))?;
+        let once = libc::itimerval {
+            it_interval: libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            },
+            it_value: libc::timeval {
+                tv_sec: COMPILE_LIMIT_SECS,
+                tv_usec: 0,
+            },
+        };
+        let old_timer = set_timer(&once);
+        Ok(Watchdog { old, old_timer })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        set_timer(&self.old_timer);
+        // SAFETY: puts back the action that was there before arm().
+        let _ =
+            unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGALRM, &self.old) };
+    }
+}
+
 /// Compile linux.seccomp. Unknown syscall names are skipped with a
 /// warning (a profile may name syscalls this kernel or libseccomp lacks).
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    let _watchdog = Watchdog::arm()?;
     let f = "linux.seccomp";
     let default = action(
         &format!("{f}.defaultAction"),
