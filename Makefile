@@ -17,7 +17,7 @@ DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 APT_PEERS   := runc crun
 
-.PHONY: all build install test lint demo bench conformance conformance-peers deps-peers engines vm deps deps-build deps-bench clean
+.PHONY: all build install test lint demo bench conformance conformance-peers deps-peers engines vm deps deps-build deps-bench clean fuzz
 
 all: build
 
@@ -99,6 +99,28 @@ conformance-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 	$(CARGO) build --workspace
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/sbin/runc --rootfs $(ROOTFS)
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/bin/crun --preload $(CURDIR)/$(CRUN_SHIM) --rootfs $(ROOTFS)
+
+# Fuzzing (fuzz/, a workspace of its own): config.json bytes through parse
+# and validate, and structured seccomp profiles through the compiler (the
+# ENOSYS prologue checked by an interpreter), FUZZ_SECONDS each under
+# libFuzzer with bounded memory; crashes land in fuzz/artifacts/. cargo-fuzz
+# comes from crates.io. Stable Rust is enough: no sanitizer (berth's unsafe
+# is small), and libFuzzer's coverage flags are all stable.
+FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB  ?= 2048
+FUZZ_TARGETS := config seccomp
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) fuzz build --sanitizer none
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t; \
+		seeds=; [ -d fuzz/seeds/$$t ] && seeds=fuzz/seeds/$$t; \
+		dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		$(CARGO) fuzz run --sanitizer none $$t fuzz/corpus/$$t $$seeds -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=30 \
+			-close_fd_mask=2 $$dict || exit 1; \
+	done
 
 # Build berth, make a busybox bundle and run a container from it.
 demo: deps-build build $(ROOTFS)/bin/busybox

@@ -93,6 +93,25 @@ fn stderr_line(level: &str, msg: &str) -> String {
     }
 }
 
+/// An error already worded for stderr and for the log file (fd and line),
+/// for a signal handler to write without allocating.
+pub struct Prepared {
+    pub stderr: Vec<u8>,
+    pub log: Option<(std::os::fd::RawFd, Vec<u8>)>,
+}
+
+pub fn prepare_error(msg: &str) -> Prepared {
+    use std::os::fd::AsRawFd;
+    let mut stderr = stderr_line("error", msg).into_bytes();
+    stderr.push(b'\n');
+    let log = LOGGER.get().and_then(|l| {
+        l.file
+            .as_ref()
+            .map(|f| (f.as_raw_fd(), line("error", msg, l.format).into_bytes()))
+    });
+    Prepared { stderr, log }
+}
+
 pub fn error(msg: &str) {
     emit("error", msg, true);
 }

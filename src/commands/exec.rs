@@ -91,6 +91,18 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
             )));
         }
     };
+    // Our processes enter the container running this binary: a process
+    // there with CAP_SYS_PTRACE could reach it through /proc/<pid>/exe.
+    let may_ptrace = c
+        .saved
+        .process
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|b| b.contains(&oci_spec::runtime::Capability::SysPtrace));
+    if may_ptrace {
+        crate::linux::selfcopy::reexec_sealed()?;
+    }
     let process = build(a, c.saved.process.as_ref())?;
     crate::spec::validate_process(&process)?;
     // A foreground exec with a terminal and no socket relays it itself.
@@ -120,6 +132,18 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     } else {
         c.saved.cgroup.below(&a.cgroup)?
     };
+    if paused
+        && c.saved
+            .seccomp
+            .as_ref()
+            .is_some_and(|s| s.listener_path().is_some())
+    {
+        // The notify fd would come after the process froze: nobody could
+        // answer its notified syscalls until resume.
+        return Err(Error::msg(
+            "exec --ignore-paused: not with a seccomp profile that has a listenerPath",
+        ));
+    }
     let join_late = if paused {
         Some(cgroup.open_join_files()?)
     } else {
@@ -150,6 +174,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         console: console.as_ref(),
         seccomp,
         join_late,
+        state: c.oci_state("running"),
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

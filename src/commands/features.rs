@@ -9,6 +9,21 @@ pub fn document() -> serde_json::Value {
         v.sort();
         v
     };
+    let mut actions = vec![
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_TRAP",
+    ];
+    // A listener needs the kernel's user notification (libseccomp API
+    // level 5: Linux 5.0 and libseccomp 2.5 or later).
+    if libseccomp::get_api() >= 5 {
+        actions.insert(6, "SCMP_ACT_NOTIFY");
+    }
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::SPEC_VERSION,
@@ -27,7 +42,7 @@ pub fn document() -> serde_json::Value {
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": false},
             "seccomp": {
                 "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "actions": actions,
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
@@ -63,5 +78,15 @@ mod tests {
     fn features_parse_as_the_spec_type() {
         let f: oci_spec::runtime::Features = serde_json::from_value(document()).unwrap();
         assert_eq!(f.hooks().as_ref().unwrap().len(), 6);
+        let actions = document()["linux"]["seccomp"]["actions"].clone();
+        // Linux 5.0 and libseccomp 2.5 or later, as on every host berth is
+        // tested on.
+        assert!(
+            actions
+                .as_array()
+                .unwrap()
+                .contains(&"SCMP_ACT_NOTIFY".into()),
+            "{actions}"
+        );
     }
 }

@@ -39,6 +39,8 @@ pub struct ExecPlan<'a> {
     /// through once set up. Joining earlier would freeze the process
     /// before it could say it is ready.
     pub join_late: Option<Vec<std::fs::File>>,
+    /// The container's state, for a seccomp listener.
+    pub state: serde_json::Value,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -67,6 +69,8 @@ fn namespaces_to_join(init: i32) -> CloneFlags {
 /// Start the process; returns its pid (in berth's pid namespace) once it
 /// has exec'd.
 pub fn spawn(plan: &ExecPlan) -> Result<i32> {
+    // stage-1 and the process inherit it from birth (see create).
+    super::non_dumpable()?;
     let join = namespaces_to_join(plan.init_pid);
     let v2 = match plan.join_late {
         None => plan.cgroup.open_v2_dir()?,
@@ -85,16 +89,19 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
             sys::Forked::Parent { pid, .. } => pid,
         };
     drop(child_ch);
-    // Stage-1 sends the pid; the process itself may speak first. Done at
-    // EOF (the process exec'd: its end is close-on-exec) or at Joining.
+    // Stage-1 sends the pid; the process itself may speak first (its
+    // seccomp notify fd, Joining, an error). Done at EOF (the process
+    // exec'd: its end is close-on-exec), at Joining, or at an error.
     let mut pid = None;
+    let mut notify_fd = None;
     let mut outcome = None;
     while pid.is_none() || outcome.is_none() {
-        match parent_ch.recv() {
-            Ok(Some(Msg::InitPid(p))) => pid = Some(p),
-            Ok(Some(Msg::Joining)) => outcome = Some(Ok(())),
-            Ok(Some(Msg::Error(m))) => outcome = Some(Err(Error::msg(m))),
-            Ok(Some(other)) => {
+        match parent_ch.recv_with_fd() {
+            Ok(Some((Msg::InitPid(p), _))) => pid = Some(p),
+            Ok(Some((Msg::SeccompListener, Some(fd)))) => notify_fd = Some(fd),
+            Ok(Some((Msg::Joining, _))) => outcome = Some(Ok(())),
+            Ok(Some((Msg::Error(m), _))) => outcome = Some(Err(Error::msg(m))),
+            Ok(Some((other, _))) => {
                 outcome = Some(Err(Error::msg(format!("exec: unexpected {other:?}"))));
             }
             Ok(None) => {
@@ -102,6 +109,21 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
                 break;
             }
             Err(e) => {
+                outcome = Some(Err(e));
+                break;
+            }
+        }
+        if let (Some(p), Some(fd)) = (pid, notify_fd.take()) {
+            let sent = match plan.seccomp.as_ref().and_then(|f| f.listener.as_ref()) {
+                Some(l) => crate::linux::seccomp::send_to_listener(l, fd.as_fd(), p, &plan.state),
+                None => Err(Error::msg("exec: a seccomp notify fd nobody asked for")),
+            };
+            if let Err(e) = sent {
+                // Its notified syscalls would wait for an answer forever.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 outcome = Some(Err(e));
                 break;
             }
@@ -180,9 +202,16 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     if let Some(f) = &plan.seccomp
         && !nnp
     {
-        crate::linux::seccomp::load(f)?;
+        super::init::load_seccomp(f, ch)?;
     }
     process::set_user_and_caps(p, &plan.caps)?;
+    // The notify fd leaves through `ch`, which the fd cleanup below closes.
+    if let Some(f) = &plan.seccomp
+        && nnp
+        && f.listener.is_some()
+    {
+        super::init::load_seccomp(f, ch)?;
+    }
     sys::keep_across_exec(plan.preserve_fds as i32).sys("keep preserved fds", plan.preserve_fds)?;
     sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
@@ -191,6 +220,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     sys::default_signals();
     if let Some(f) = &plan.seccomp
         && nnp
+        && f.listener.is_none()
     {
         crate::linux::seccomp::load(f)?;
     }

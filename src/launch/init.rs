@@ -37,11 +37,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let _ = nix::sys::prctl::set_name(c"berth:init");
     // Until exec, /proc/<this pid>/exe is the host's berth binary: keep it
     // out of reach of anything that can see us (a shared pid namespace),
-    // CVE-2019-5736. exec of the container's program resets this. In a new
-    // user namespace, only once the parent has written our id maps: the
-    // /proc files of a non-dumpable process belong to the host's root,
-    // which an unprivileged berth (or newuidmap) cannot write. Nothing but
-    // this process is in the new namespaces until then.
+    // CVE-2019-5736. exec of the container's program resets this. berth
+    // made itself non-dumpable before the clone, except when the init gets
+    // a new user namespace: the /proc files of a non-dumpable process
+    // belong to the host's root, which an unprivileged berth (or
+    // newuidmap) cannot write, so the init stays dumpable until its id
+    // maps are written. Nothing but this process is in the new namespaces
+    // until then.
     let new_userns = ctx.bundle.namespaces.creates(LinuxNamespaceType::User);
     nix::sys::prctl::set_dumpable(new_userns).sys("prctl", "PR_SET_DUMPABLE")?;
     // Die with berth while it sets us up; cleared once we are "created".
@@ -174,7 +176,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // The process's own attributes.
     let p = &b.process;
     process::set_rlimits(p)?;
-    dumpable_while(|| process::set_oom_score_adj(ctx.proc, p))?;
     process::set_personality(linux)?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
@@ -189,10 +190,19 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     if let Some(f) = &b.seccomp
         && !nnp
     {
-        seccomp::load(f)?;
+        load_seccomp(f, ctx.chan)?;
     }
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
+    // A listener's fd goes out through berth create, which is gone once
+    // the container starts: such a filter is loaded now, not at exec. The
+    // syscalls left until exec then go through it, as with runc.
+    if let Some(f) = &b.seccomp
+        && nnp
+        && f.listener.is_some()
+    {
+        load_seccomp(f, ctx.chan)?;
+    }
 
     if let Some(pty) = &pty {
         crate::console::make_controlling(pty.slave.as_fd())?;
@@ -228,16 +238,31 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     sys::default_signals();
     if let Some(f) = &b.seccomp
         && nnp
+        && f.listener.is_none()
     {
         seccomp::load(f)?;
     }
     Err(process::exec(&program, &args, &env))
 }
 
+/// Load the filter and, when it has a listener, send the notify fd to the
+/// parent, which gives it to linux.seccomp.listenerPath. The message is
+/// encoded first: after the load even an allocation's mmap could be a
+/// notified syscall that nobody can answer yet.
+pub fn load_seccomp(f: &seccomp::Filter, chan: &super::protocol::Channel) -> Result<()> {
+    let msg = super::protocol::Channel::encode(&Msg::SeccompListener)?;
+    if let Some(fd) = seccomp::load(f)? {
+        chan.send_with_fd(&msg, fd.as_fd())?;
+    }
+    Ok(())
+}
+
 /// A non-dumpable process's /proc/self files belong to the host's root,
-/// which a user namespace does not map: writing our own oom_score_adj or
-/// timens_offsets there needs dumpable for that moment. Nothing from the
-/// container runs yet, so nothing can use the window.
+/// which a user namespace does not map: writing our own timens_offsets
+/// there needs dumpable for that moment (oom_score_adj is written by the
+/// parent instead). Nothing from the container runs yet; a process in a
+/// joined pid namespace could see us, but opening our exe also needs
+/// every capability we hold (we are root with a full set here).
 fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
     nix::sys::prctl::set_dumpable(true).sys("prctl", "PR_SET_DUMPABLE")?;
     let r = f();

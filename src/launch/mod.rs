@@ -26,6 +26,8 @@
 //!                                             rlimits, oom, sched, cwd,
 //!                                             find program, user + caps,
 //!                                             close fds
+//!  give the notify fd to listenerPath ◀──── SeccompListener + fd (only for
+//!                                             SCMP_ACT_NOTIFY: filter loaded)
 //!  write pid file, exit 0 ◀─────────────── Ready
 //!                                             block reading exec.fifo
 //!  berth start: write a byte to exec.fifo ─▶ startContainer hooks, execve
@@ -107,6 +109,16 @@ pub fn create(o: &Options) -> Result<Created> {
     spec::validate_id(o.id)?;
     let mut bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
+    // Joining a pid namespace puts our init, running this binary until it
+    // execs, in view of processes we know nothing about.
+    if bundle
+        .namespaces
+        .join
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::Pid)
+    {
+        crate::linux::selfcopy::reexec_sealed()?;
+    }
     let terminal = bundle.process.terminal().unwrap_or(false);
     if terminal && o.console_fd.is_none() && o.console_socket.is_none() {
         return Err(crate::console::no_socket());
@@ -207,6 +219,14 @@ pub fn create(o: &Options) -> Result<Created> {
     .sys("open", err_path.display())?;
 
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
+    // Non-dumpable from birth too: it inherits this from us, so there is no
+    // moment in which a process sharing its pid namespace could open its
+    // /proc/<pid>/exe, which is this binary (CVE-2019-5736). With a new
+    // user namespace it must stay dumpable until its maps are written
+    // (init.rs), and is alone in its namespaces until then.
+    if !bundle.namespaces.creates(LinuxNamespaceType::User) {
+        non_dumpable()?;
+    }
     let v2 = cgroup.open_v2_dir()?;
     let (parent_ch, child_ch) = protocol::pair()?;
     let ctx = InitContext {
@@ -253,6 +273,10 @@ pub fn create(o: &Options) -> Result<Created> {
             l.gid_mappings().as_deref().unwrap_or_default(),
         )?;
     }
+    // The oom score too, as the host's root: from inside, the init would
+    // have to turn dumpable to write its own (see init.rs), opening its
+    // exe, this binary, to whatever shares its pid namespace.
+    crate::linux::process::set_oom_score_adj(&proc, pid, &bundle.process)?;
 
     // 7. The state, as soon as there is a pid to record.
     let (start_time, _) = state::proc_start_time(pid)
@@ -285,8 +309,8 @@ pub fn create(o: &Options) -> Result<Created> {
     // 8. Follow the init until it waits on the barrier.
     let hooks = spec::hook_lists(&bundle.spec);
     loop {
-        match parent_ch.recv()? {
-            Some(Msg::RunHooks) => {
+        match parent_ch.recv_with_fd()? {
+            Some((Msg::RunHooks, _)) => {
                 for (stage, list) in hooks
                     .iter()
                     .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
@@ -297,12 +321,22 @@ pub fn create(o: &Options) -> Result<Created> {
                 }
                 parent_ch.send(&Msg::HooksDone)?;
             }
-            Some(Msg::HookFailed(m)) => {
+            Some((Msg::HookFailed(m), _)) => {
                 return Err(hook_failed(undo, &hooks, &saved, Error::msg(m)));
             }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(m)) => return Err(Error::msg(m)),
-            Some(other) => {
+            Some((Msg::SeccompListener, Some(fd))) => {
+                let l = bundle
+                    .seccomp
+                    .as_ref()
+                    .and_then(|f| f.listener.as_ref())
+                    .ok_or_else(|| {
+                        Error::msg("container init sent a seccomp notify fd nobody asked for")
+                    })?;
+                crate::linux::seccomp::send_to_listener(l, fd.as_fd(), pid, &creating)?;
+            }
+            Some((Msg::Ready, _)) => break,
+            Some((Msg::Error(m), _)) => return Err(Error::msg(m)),
+            Some((other, _)) => {
                 return Err(Error::msg(format!(
                     "container init sent {other:?} out of turn"
                 )));
@@ -370,6 +404,11 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             }
         }
     }
+}
+
+/// Make berth non-dumpable; children inherit it (until they exec).
+pub fn non_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")
 }
 
 /// How many fds systemd socket activation handed to berth itself.

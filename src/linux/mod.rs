@@ -7,5 +7,6 @@ pub mod process;
 pub mod procfs;
 pub mod rootfs;
 pub mod seccomp;
+pub mod selfcopy;
 pub mod sys;
 pub mod userns;

@@ -68,18 +68,20 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-pub fn set_oom_score_adj(proc: &Proc, p: &Process) -> Result<()> {
+/// process.oomScoreAdj for the process `pid` (in the pid namespace of
+/// `proc`), written from outside it.
+pub fn set_oom_score_adj(proc: &Proc, pid: i32, p: &Process) -> Result<()> {
     let Some(v) = p.oom_score_adj() else {
         return Ok(());
     };
-    match proc.write("self/oom_score_adj", &v.to_string()) {
+    match proc.write(&format!("{pid}/oom_score_adj"), &v.to_string()) {
         Ok(()) => Ok(()),
         // Going below the floor a privileged process set (0 unless one
         // did) needs CAP_SYS_RESOURCE in the host's user namespace, which
         // a rootless container never has: raising is all it may do.
         Err(e) if e.errno() == Some(nix::errno::Errno::EACCES) => Err(e.context(format!(
             "process.oomScoreAdj: lowering the score to {v} (now {}) needs CAP_SYS_RESOURCE",
-            std::fs::read_to_string("/proc/self/oom_score_adj")
+            std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "the current value".into())
         ))),

@@ -29,6 +29,37 @@ pub fn rootfs() -> PathBuf {
     path
 }
 
+/// tests/sysprobe.c, built static once (gcc comes with the build deps):
+/// it makes one syscall by number, or a posix_spawn or a pthread_create,
+/// and prints what the kernel answered.
+pub fn sysprobe() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = root.join("tests/sysprobe.c");
+    let out = root.join("target/sysprobe");
+    BUILD.call_once(|| {
+        let fresh = |o: &Path| {
+            let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            m(o).is_some() && m(o) >= m(&src)
+        };
+        if fresh(&out) {
+            return;
+        }
+        // Test binaries build it concurrently: each into its own file, then
+        // an atomic rename.
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-pthread", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success(), "building tests/sysprobe.c failed");
+        std::fs::rename(&tmp, &out).unwrap();
+    });
+    out
+}
+
 static N: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique container id for this test process.
@@ -114,6 +145,13 @@ impl Bundle {
             serde_json::to_string_pretty(&self.config).unwrap(),
         )
         .unwrap();
+    }
+
+    /// sysprobe at /tmp/sysprobe in the container (bound over the tmpfs,
+    /// so the shared rootfs stays untouched).
+    pub fn with_sysprobe(&mut self) {
+        let m = json!({"destination": "/tmp/sysprobe", "type": "bind", "source": sysprobe(), "options": ["bind", "ro"]});
+        self.config["mounts"].as_array_mut().unwrap().push(m);
     }
 
     /// A private copy of the rootfs, for tests that change it.

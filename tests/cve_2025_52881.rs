@@ -1,0 +1,100 @@
+//! CVE-2025-52881: a runtime's writes to procfs (sysctl, oom_score_adj)
+//! redirected by mounts the config places over /proc files inside the
+//! container. berth writes through a handle on the host's procfs, opened
+//! before the container's mounts exist, walking with RESOLVE_NO_XDEV and
+//! checking PROC_SUPER_MAGIC: the files mounted on top are never written,
+//! and the kernel's values are set. (LSM attributes are not written at
+//! all: berth refuses apparmorProfile and selinuxLabel.) With the sysctl
+//! written through the container's /proc path instead, the first test
+//! fails: the decoy is written, or create fails on the tmpfs.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::process::Command;
+
+/// A host file bound over a /proc file, as an attacker's config would.
+fn decoy(b: &Bundle, name: &str) -> std::path::PathBuf {
+    let p = b.dir.join(name);
+    std::fs::write(&p, "0\n").unwrap();
+    p
+}
+
+fn in_netns(pid: i64, path: &str) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["cat", path])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn sysctl_writes_ignore_mounts_over_proc_sys() {
+    let mut b = bundle(&["sleep", "100"]);
+    let fake = decoy(&b, "ip_forward");
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    // A file bound over the sysctl, a tmpfs over the directory of another.
+    mounts.push(json!({"destination": "/proc/sys/net/ipv4/ip_forward", "type": "bind", "source": fake, "options": ["bind"]}));
+    mounts.push(
+        json!({"destination": "/proc/sys/net/ipv4/conf", "type": "tmpfs", "source": "tmpfs"}),
+    );
+    b.config["linux"]["sysctl"] =
+        json!({"net.ipv4.ip_forward": "1", "net.ipv4.conf.lo.forwarding": "1"});
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = b.state()["pid"].as_i64().unwrap();
+
+    assert_eq!(
+        std::fs::read_to_string(&fake).unwrap(),
+        "0\n",
+        "the decoy was written"
+    );
+    // The container's own view is the attacker's; the kernel's is set.
+    b.ok(&["start", &b.id]);
+    let seen = b.ok(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward; ls /proc/sys/net/ipv4/conf | wc -l",
+    ]);
+    assert_eq!(seen, "0\n0\n");
+    assert_eq!(in_netns(pid, "/proc/sys/net/ipv4/ip_forward"), "1");
+    assert_eq!(in_netns(pid, "/proc/sys/net/ipv4/conf/lo/forwarding"), "1");
+    b.ok(&["delete", "--force", &b.id]);
+}
+
+#[test]
+fn oom_score_adj_ignores_mounts_over_proc_self() {
+    for dest in ["/proc/self/oom_score_adj", "/proc/1/oom_score_adj"] {
+        let mut b = bundle(&["sleep", "100"]);
+        let fake = decoy(&b, "oom_score_adj");
+        b.config["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": dest, "type": "bind", "source": fake, "options": ["bind"]}),
+        );
+        b.config["process"]["oomScoreAdj"] = json!(345);
+        let out = b.create(&[]);
+        if !out.status.success() {
+            // Refusing the mount is as good as ignoring it.
+            let e = stderr(&out);
+            assert!(e.contains("mounts["), "{dest}: {e}");
+            assert_eq!(std::fs::read_to_string(&fake).unwrap(), "0\n");
+            b.assert_no_leftovers();
+            continue;
+        }
+        let pid = b.state()["pid"].as_i64().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&fake).unwrap(),
+            "0\n",
+            "{dest}: the decoy was written"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap(),
+            "345\n",
+            "{dest}"
+        );
+        b.ok(&["delete", "--force", &b.id]);
+    }
+}
