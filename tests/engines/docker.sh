@@ -75,6 +75,20 @@ contains "docker exec -t" "/dev/pts/" "$("${D[@]}" exec -t d1 tty)"
 "${D[@]}" update --memory 64m --memory-swap 128m --cpu-shares 512 d1 >/dev/null
 check "docker update" "67108864" "$("${D[@]}" exec d1 cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
 contains "docker top" "sleep 1000" "$("${D[@]}" top d1)"
+# Docker's libnetwork hook rides in the bundle as a prestart hook, which
+# berth ran during create (or the container would not be running).
+cid=$("${D[@]}" inspect -f '{{.Id}}' d1)
+cfg=$(find "$run/containerd" -name config.json -path "*$cid*" 2>/dev/null | head -1)
+contains "docker prestart hook in the bundle, run" "libnetwork-setkey" "$(cat "$cfg" 2>/dev/null)"
+"${D[@]}" run -d --name d2 --runtime under-test --network none berth-bb:latest \
+	sh -c 'trap "exit 3" USR1; while :; do sleep 0.1; done' >/dev/null
+sleep 0.5
+"${D[@]}" kill -s USR1 d2 >/dev/null
+check "docker kill delivers the signal" 3 "$("${D[@]}" wait d2)"
+"${D[@]}" rm d2 >/dev/null
+"${D[@]}" run -d --name d3 --runtime under-test --network none berth-bb:latest sleep 1000 >/dev/null
+"${D[@]}" rm -f d3 >/dev/null
+check "docker rm -f of a running container" "" "$("${D[@]}" ps -aq -f name=d3)"
 "${D[@]}" stop -t 1 d1 >/dev/null; check "docker stop" "exited" "$("${D[@]}" inspect -f '{{.State.Status}}' d1)"
 "${D[@]}" rm d1 >/dev/null
 
