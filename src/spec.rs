@@ -281,7 +281,19 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
 
     let mut plans = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        plans.push(mounts::plan(m, &dir).map_err(|e| e.context(format!("mounts[{i}]")))?);
+        let mut p = mounts::plan(m, &dir).map_err(|e| e.context(format!("mounts[{i}]")))?;
+        // `idmap`/`ridmap` without maps: the container's own, as runc does.
+        if let Some(idmap) = p.idmap.as_mut().filter(|m| m.uid.is_empty()) {
+            if !namespaces.creates(LinuxNamespaceType::User) {
+                return Err(Error::config(
+                    format!("mounts[{i}].uidMappings"),
+                    "the idmap option without maps takes the container's user namespace maps, and there is no new user namespace",
+                ));
+            }
+            idmap.uid = linux.uid_mappings().clone().unwrap_or_default();
+            idmap.gid = linux.gid_mappings().clone().unwrap_or_default();
+        }
+        plans.push(p);
     }
 
     for (stage, hooks) in hook_lists(&spec) {

@@ -30,9 +30,9 @@ pub fn document() -> serde_json::Value {
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-            "iversion", "lazytime", "mand", "noatime", "nodev", "nodiratime", "noexec",
+            "idmap", "iversion", "lazytime", "mand", "noatime", "nodev", "nodiratime", "noexec",
             "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
+            "private", "rbind", "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave",
             "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
             "tmpcopyup", "unbindable"
         ],
@@ -52,7 +52,7 @@ pub fn document() -> serde_json::Value {
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
             "memoryPolicy": {"modes": [], "flags": []},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": false}
         },
         "annotations": {

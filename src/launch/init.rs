@@ -99,7 +99,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let root = rootfs::prepare_root(b)?;
     // A systemd unit was made after our birth: the parent sent its dirs.
     let cgroup = placed.as_ref().unwrap_or(ctx.cgroup);
-    rootfs::mount_all(b, root.as_fd(), &cgroup.mount_sources(), in_userns)?;
+    rootfs::mount_all(
+        b,
+        root.as_fd(),
+        &cgroup.mount_sources(),
+        in_userns,
+        ctx.idmapped,
+    )?;
     crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
     mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)

@@ -102,6 +102,8 @@ pub struct InitContext<'a> {
     pub extra_env: Vec<String>,
     /// The connected console socket when process.terminal is set.
     pub console: Option<&'a OwnedFd>,
+    /// Per mount (by index): the detached idmapped tree to attach.
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 pub fn create(o: &Options) -> Result<Created> {
@@ -218,6 +220,21 @@ pub fn create(o: &Options) -> Result<Created> {
     )
     .sys("open", err_path.display())?;
 
+    // 5a. Idmapped mounts, while berth still holds the host's privileges.
+    let idmapped = bundle
+        .mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match (&m.kind, &m.idmap) {
+            (crate::linux::mounts::Kind::Bind { source, recursive }, Some(map)) => {
+                crate::linux::idmap::prepare(&proc, source, *recursive, map)
+                    .map(Some)
+                    .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))
+            }
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<_>>>()?;
+
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
     // Non-dumpable from birth too: it inherits this from us, so there is no
     // moment in which a process sharing its pid namespace could open its
@@ -242,12 +259,14 @@ pub fn create(o: &Options) -> Result<Created> {
         keep_fds,
         extra_env,
         console,
+        idmapped: &idmapped,
     };
     let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
     undo.init = Some((pid, pidfd));
     crate::logging::step("init cloned");
     drop(child_ch);
     drop(fifo);
+    drop(idmapped);
 
     // 5b. systemd's unit takes the init by pid (it waits for Go); on v2
     // it could not be born there, the scope did not exist yet.

@@ -1,6 +1,7 @@
 //! One file per kernel concern the container touches.
 
 pub mod bpf;
+pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;

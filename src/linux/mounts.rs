@@ -4,6 +4,7 @@
 //! symlink in the image can never aim a mount at the host.
 
 use crate::error::{Error, Result, SysContext};
+use crate::linux::idmap::Idmap;
 use crate::linux::sys;
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
@@ -29,6 +30,10 @@ pub struct MountPlan {
     pub propagation: Vec<MsFlags>,
     pub data: String,
     pub tmpcopyup: bool,
+    /// An idmapped bind: prepared by `create` (see idmap.rs), attached here.
+    /// Empty maps stand for the container's own (the `idmap` or `ridmap`
+    /// option alone); spec.rs fills them in.
+    pub idmap: Option<Idmap>,
 }
 
 /// Propagation option names to their mount(2) flags.
@@ -108,6 +113,7 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
     let mut propagation = Vec::new();
     let mut data = Vec::new();
     let mut tmpcopyup = false;
+    let mut idmap_opt = None;
     for o in m.options().iter().flatten() {
         if let Some((set, clear)) = flag_option(o) {
             flags |= set;
@@ -116,18 +122,11 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
             propagation.push(p);
         } else if o == "tmpcopyup" {
             tmpcopyup = true;
+        } else if o == "idmap" || o == "ridmap" {
+            idmap_opt = Some(o == "ridmap");
         } else if matches!(
             o.as_str(),
-            "rro"
-                | "rrw"
-                | "rnosuid"
-                | "rsuid"
-                | "rnodev"
-                | "rdev"
-                | "rnoexec"
-                | "rexec"
-                | "idmap"
-                | "ridmap"
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
         ) {
             return Err(Error::config(
                 "options",
@@ -161,12 +160,36 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
             source: source.to_string_lossy().into_owned(),
         }
     };
-    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(Error::config(
-            "uidMappings",
-            "idmapped mounts are not supported yet",
-        ));
-    }
+    let uid = m.uid_mappings().clone().unwrap_or_default();
+    let gid = m.gid_mappings().clone().unwrap_or_default();
+    let idmap = if uid.is_empty() && gid.is_empty() && idmap_opt.is_none() {
+        None
+    } else {
+        let Kind::Bind { recursive, .. } = &kind else {
+            return Err(Error::config(
+                "uidMappings",
+                "idmapped mounts are supported for bind mounts only",
+            ));
+        };
+        if uid.is_empty() != gid.is_empty() {
+            return Err(Error::config(
+                "gidMappings",
+                "uidMappings and gidMappings go together on an idmapped mount",
+            ));
+        }
+        for (field, maps) in [("uidMappings", &uid), ("gidMappings", &gid)] {
+            if maps.iter().any(|m| m.size() == 0) {
+                return Err(Error::config(field, "a mapping of size 0 maps nothing"));
+            }
+        }
+        Some(Idmap {
+            uid,
+            gid,
+            // Maps on an rbind cover its submounts unless `idmap` says
+            // only the top.
+            recursive: idmap_opt.unwrap_or(*recursive),
+        })
+    };
     Ok(MountPlan {
         dest,
         kind,
@@ -174,6 +197,7 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
         propagation,
         data: data.join(","),
         tmpcopyup,
+        idmap,
     })
 }
 
@@ -321,7 +345,18 @@ pub fn bind(
         None::<&str>,
     )
     .sys("bind mount", format!("{} on {dest}", source.display()))?;
-    let remount_bits = flags
+    let bits = remount_bits(flags);
+    if !bits.is_empty() {
+        // The fd points below the new mount; open the mount's own root.
+        let top = resolve_create(root, dest, Want::Dir)?;
+        remount(top.as_fd(), bits, dest)?;
+    }
+    Ok(())
+}
+
+/// The flags a bind takes only on a remount.
+fn remount_bits(flags: MsFlags) -> MsFlags {
+    flags
         & (MsFlags::MS_RDONLY
             | MsFlags::MS_NOSUID
             | MsFlags::MS_NODEV
@@ -329,13 +364,7 @@ pub fn bind(
             | MsFlags::MS_NOATIME
             | MsFlags::MS_NODIRATIME
             | MsFlags::MS_RELATIME
-            | MsFlags::MS_STRICTATIME);
-    if !remount_bits.is_empty() {
-        // The fd points below the new mount; open the mount's own root.
-        let top = resolve_create(root, dest, Want::Dir)?;
-        remount(top.as_fd(), remount_bits, dest)?;
-    }
-    Ok(())
+            | MsFlags::MS_STRICTATIME)
 }
 
 /// Remount a bind with new flags, keeping the flags the kernel locks
@@ -383,8 +412,35 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
 }
 
 /// Mount one planned filesystem inside the rootfs.
-pub fn apply(root: BorrowedFd, m: &MountPlan, cgroup_sources: &[(String, PathBuf)]) -> Result<()> {
+pub fn apply(
+    root: BorrowedFd,
+    m: &MountPlan,
+    cgroup_sources: &[(String, PathBuf)],
+    detached: Option<BorrowedFd>,
+) -> Result<()> {
     match &m.kind {
+        Kind::Bind { source, .. } if m.idmap.is_some() => {
+            let detached =
+                detached.ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
+            let want = if std::fs::metadata(source)
+                .sys("stat", source.display())?
+                .is_dir()
+            {
+                Want::Dir
+            } else {
+                Want::File
+            };
+            let target = resolve_create(root, &m.dest, want)?;
+            sys::move_mount_fds(detached, target.as_fd()).sys(
+                "move_mount idmapped",
+                format!("{} on {}", source.display(), m.dest),
+            )?;
+            let bits = remount_bits(m.flags);
+            if !bits.is_empty() {
+                let top = resolve_create(root, &m.dest, Want::Dir)?;
+                remount(top.as_fd(), bits, &m.dest)?;
+            }
+        }
         Kind::Bind { source, recursive } => {
             let want = if std::fs::metadata(source)
                 .sys("stat", source.display())?

@@ -98,9 +98,11 @@ pub fn mount_all(
     root: BorrowedFd,
     cgroup_sources: &[(String, PathBuf)],
     in_userns: bool,
+    idmapped: &[Option<OwnedFd>],
 ) -> Result<()> {
     for (i, m) in b.mounts.iter().enumerate() {
-        mounts::apply(root, m, cgroup_sources)
+        let detached = idmapped.get(i).and_then(|f| f.as_ref()).map(|f| f.as_fd());
+        mounts::apply(root, m, cgroup_sources, detached)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
     }
     let dev_is_host_bind = b

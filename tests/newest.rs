@@ -1,0 +1,146 @@
+//! The newest runtime-spec features: idmapped mounts, linux.memoryPolicy,
+//! process.execCPUAffinity, linux.netDevices and linux.intelRdt, each
+//! seen from where it shows (inside the container, or the host).
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::os::unix::fs::chown;
+use std::process::{Command, Stdio};
+
+/// A source tree owned by uid/gid 1000 (the file `f`), with `sub` to mount
+/// something over (holding `g`, also 1000's).
+fn idmap_source(b: &Bundle) -> (std::path::PathBuf, std::path::PathBuf) {
+    let src = b.dir.join("src");
+    let other = b.dir.join("other");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    std::fs::write(other.join("g"), "y").unwrap();
+    chown(src.join("f"), Some(1000), Some(1000)).unwrap();
+    chown(other.join("g"), Some(1000), Some(1000)).unwrap();
+    (src, other)
+}
+
+/// berth run in a private mount namespace where `other` is bound over
+/// `src/sub`, so the host's own mounts stay untouched.
+fn run_with_submount(b: &Bundle, src: &std::path::Path, other: &std::path::Path) -> String {
+    b.write();
+    let script = format!(
+        "mount --bind {other} {src}/sub && exec {berth} --root {root} run -b {dir} {id}",
+        other = other.display(),
+        src = src.display(),
+        berth = berth(),
+        root = b.root.display(),
+        dir = b.dir.display(),
+        id = b.id
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "berth run failed: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
+}
+
+fn map(from: u32, to: u32) -> serde_json::Value {
+    json!([{"containerID": from, "hostID": to, "size": 1}])
+}
+
+#[test]
+fn idmapped_bind_shows_mapped_owners() {
+    let mut b = bundle(&["stat", "-c", "%u:%g", "/mnt/f"]);
+    let (src, _) = idmap_source(&b);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": src,
+        "options": ["bind", "ro"],
+        "uidMappings": map(1000, 4000), "gidMappings": map(1000, 4001)
+    }));
+    assert_eq!(b.run_ok(), "4000:4001\n");
+    // On the host, the file keeps its owner.
+    let st = std::fs::metadata(src.join("f")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&st), 1000);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn ridmap_maps_submounts_and_idmap_only_the_top() {
+    for (opt, want) in [
+        ("ridmap", "4000:4001\n4000:4001\n"),
+        ("idmap", "4000:4001\n1000:1000\n"),
+    ] {
+        let mut b = bundle(&["stat", "-c", "%u:%g", "/mnt/f", "/mnt/sub/g"]);
+        let (src, other) = idmap_source(&b);
+        b.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": src,
+            "options": ["rbind", opt],
+            "uidMappings": map(1000, 4000), "gidMappings": map(1000, 4001)
+        }));
+        assert_eq!(run_with_submount(&b, &src, &other), want, "{opt}");
+    }
+}
+
+#[test]
+fn idmap_option_alone_takes_the_container_maps() {
+    // The container maps its 0..65535 to the host's 100000..: a file the
+    // host's 1000 owns, seen through the same maps, is 1000's inside.
+    let mut b = bundle(&["stat", "-c", "%u:%g", "/tmp/m/f"]);
+    let (src, _) = idmap_source(&b);
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = maps.clone();
+    b.config["linux"]["gidMappings"] = maps;
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp/m", "type": "bind", "source": src, "options": ["bind", "idmap"]
+    }));
+    assert_eq!(b.run_ok(), "1000:1000\n");
+}
+
+#[test]
+fn idmapped_mounts_are_validated() {
+    let mut b = bundle(&["true"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+        "uidMappings": map(0, 1000), "gidMappings": map(0, 1000)
+    }));
+    let e = stderr(&b.run());
+    assert!(e.contains("bind mounts only"), "{e}");
+
+    let mut b = bundle(&["true"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["bind"],
+        "uidMappings": map(0, 1000)
+    }));
+    let e = stderr(&b.run());
+    assert!(e.contains("go together"), "{e}");
+
+    let mut b = bundle(&["true"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]
+    }));
+    let e = stderr(&b.run());
+    assert!(e.contains("no new user namespace"), "{e}");
+    b.assert_no_leftovers();
+}
+
+fn features() -> serde_json::Value {
+    let out = Command::new(berth()).arg("features").output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn features_say_idmapped_mounts() {
+    let f = features();
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    let opts = f["mountOptions"].as_array().unwrap();
+    assert!(opts.contains(&json!("idmap")) && opts.contains(&json!("ridmap")));
+}
