@@ -50,6 +50,8 @@ pub struct Bundle {
     pub caps: CapSets,
     /// linux.seccomp, compiled.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// linux.memoryPolicy, checked.
+    pub mempolicy: Option<crate::linux::numa::Policy>,
 }
 
 pub const CAPSETS: [&str; 5] = [
@@ -254,7 +256,6 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .transpose()?;
     for (field, set) in [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
-        ("linux.memoryPolicy", linux.memory_policy().is_some()),
         ("linux.netDevices", linux.net_devices().is_some()),
         (
             "process.apparmorProfile",
@@ -278,6 +279,12 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
             ));
         }
     }
+
+    let mempolicy = linux
+        .memory_policy()
+        .as_ref()
+        .map(crate::linux::numa::plan)
+        .transpose()?;
 
     let mut plans = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -318,6 +325,7 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         mounts: plans,
         caps,
         seccomp,
+        mempolicy,
     })
 }
 

@@ -144,3 +144,70 @@ fn features_say_idmapped_mounts() {
     let opts = f["mountOptions"].as_array().unwrap();
     assert!(opts.contains(&json!("idmap")) && opts.contains(&json!("ridmap")));
 }
+
+/// The policy /proc/self/numa_maps shows for the container's own
+/// anonymous mappings (heap, stack), which follow the task's policy.
+fn stack_policy(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains(" stack"))
+        .unwrap_or_else(|| panic!("no stack in {out}"));
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn memory_policy_is_the_process_policy() {
+    for (policy, want) in [
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (json!({"mode": "MPOL_PREFERRED", "nodes": "0"}), "prefer:0"),
+    ] {
+        let mut b = bundle(&["cat", "/proc/self/numa_maps"]);
+        b.config["linux"]["memoryPolicy"] = policy;
+        assert_eq!(stack_policy(&b.run_ok()), want);
+    }
+    // Without one, the kernel's default.
+    let b = bundle(&["cat", "/proc/self/numa_maps"]);
+    assert_eq!(stack_policy(&b.run_ok()), "default");
+}
+
+#[test]
+fn memory_policy_is_validated() {
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND"});
+    let e = stderr(&b.run());
+    assert!(
+        e.contains("linux.memoryPolicy.nodes: MPOL_BIND needs nodes"),
+        "{e}"
+    );
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_NOPE"});
+    let e = stderr(&b.run());
+    assert!(e.contains("linux.memoryPolicy.mode"), "{e}");
+    // A node this machine lacks: the kernel's refusal, named.
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "63"});
+    let e = stderr(&b.run());
+    assert!(e.contains("set_mempolicy"), "{e}");
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn features_say_memory_policy() {
+    let f = features();
+    let modes = f["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
+    assert!(modes.contains(&json!("MPOL_INTERLEAVE")) && modes.len() == 7);
+    assert_eq!(
+        f["linux"]["memoryPolicy"]["flags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

@@ -51,7 +51,7 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "memoryPolicy": {"modes": [], "flags": []},
+            "memoryPolicy": {"modes": crate::linux::numa::MODES, "flags": crate::linux::numa::FLAGS},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": false}
         },

@@ -6,7 +6,7 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, process, rootfs, seccomp, sys, userns};
+use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, sys, userns};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -185,6 +185,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     process::set_personality(linux)?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
+    if let Some(m) = &b.mempolicy {
+        numa::apply(m)?;
+    }
     process::enter_cwd(p)?;
     let env = process::environment(p, &ctx.extra_env);
     let args = p.args().clone().unwrap_or_default();
