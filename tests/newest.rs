@@ -211,3 +211,78 @@ fn features_say_memory_policy() {
         3
     );
 }
+
+fn status_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("{key} missing in {text}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn exec_cpu_affinity_initial_and_final() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["process"]["execCPUAffinity"] = json!({"initial": "1", "final": "0"});
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    // The spec keeps it off the init: it runs where berth did.
+    let init = b.state()["pid"].as_i64().unwrap();
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let theirs = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert_eq!(
+        status_field(&theirs, "Cpus_allowed_list"),
+        status_field(&ours, "Cpus_allowed_list")
+    );
+    // exec with the container's process as the base: final inside, and
+    // stage-1 (before the container's cgroups) on the initial CPUs.
+    let out = b
+        .cmd(&["--debug", "exec", &b.id, "cat", "/proc/self/status"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_field(&stdout(&out), "Cpus_allowed_list"), "0");
+    assert!(
+        stderr(&out).contains("berth: debug: exec: stage-1 starts on CPUs 1\n"),
+        "{}",
+        stderr(&out)
+    );
+    // A --process of its own: its own affinity.
+    let p = b.dir.join("p.json");
+    std::fs::write(
+        &p,
+        json!({"args": ["cat", "/proc/self/status"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+               "execCPUAffinity": {"final": "1"}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = b
+        .cmd(&["exec", "--process", p.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_field(&stdout(&out), "Cpus_allowed_list"), "1");
+    // A CPU that is not there: refused, naming the field.
+    std::fs::write(
+        &p,
+        json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+               "execCPUAffinity": {"final": "5000"}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = b
+        .cmd(&["exec", "--process", p.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("process.execCPUAffinity.final"),
+        "{}",
+        stderr(&out)
+    );
+    b.ok(&["delete", "--force", &b.id]);
+}

@@ -77,17 +77,39 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
         Some(_) => None,
     };
     let (parent_ch, child_ch) = protocol::pair()?;
-    let stage1 =
-        match sys::clone3(0, v2.as_ref().map(|f| f.as_raw_fd())).sys("clone3", "exec stage-1")? {
-            sys::Forked::Child => {
-                let r = stage1(plan, join, &child_ch);
-                if let Err(e) = r {
-                    let _ = child_ch.send(&Msg::Error(e.to_string()));
-                }
-                sys::exit_now(0)
+    // execCPUAffinity.initial: stage-1 starts on those CPUs, before any
+    // cgroup of the container holds it (clone3 into the v2 cgroup, the v1
+    // joins); berth itself goes back to its own CPUs right after.
+    let affinity = plan.process.exec_cpu_affinity().as_ref();
+    let initial = affinity.and_then(|a| a.initial().as_deref());
+    if let Some(list) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+        // Checked here, where a mistake costs nothing.
+        process::cpu_list(list, "process.execCPUAffinity.final")?;
+    }
+    let ours = match initial {
+        Some(list) => {
+            let old = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+                .sys("sched_getaffinity", "berth")?;
+            process::set_affinity(list, "process.execCPUAffinity.initial")?;
+            Some(old)
+        }
+        None => None,
+    };
+    let forked = sys::clone3(0, v2.as_ref().map(|f| f.as_raw_fd()));
+    if let (Some(old), Ok(sys::Forked::Parent { .. }) | Err(_)) = (&ours, &forked) {
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), old)
+            .sys("sched_setaffinity", "restore berth's CPUs")?;
+    }
+    let stage1 = match forked.sys("clone3", "exec stage-1")? {
+        sys::Forked::Child => {
+            let r = stage1(plan, join, &child_ch);
+            if let Err(e) = r {
+                let _ = child_ch.send(&Msg::Error(e.to_string()));
             }
-            sys::Forked::Parent { pid, .. } => pid,
-        };
+            sys::exit_now(0)
+        }
+        sys::Forked::Parent { pid, .. } => pid,
+    };
     drop(child_ch);
     // Stage-1 sends the pid; the process itself may speak first (its
     // seccomp notify fd, Joining, an error). Done at EOF (the process
@@ -146,6 +168,10 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
 
 fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     let _ = nix::sys::prctl::set_name(c"berth:exec");
+    crate::logging::debug(&format!(
+        "exec: stage-1 starts on CPUs {}",
+        process::affinity_text()
+    ));
     // From here until exec, /proc/<pid>/exe is the host's berth binary and
     // we are visible inside the container: keep it unreachable.
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
@@ -197,6 +223,16 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
             f.write_all(b"0")
                 .sys("join the paused container's cgroup", "")?;
         }
+    }
+    // execCPUAffinity.final: once in every cgroup of the container (a v1
+    // cpuset join resets the affinity to the cpuset's CPUs), and before
+    // a seccomp profile could refuse the call.
+    if let Some(list) = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_deref())
+    {
+        process::set_affinity(list, "process.execCPUAffinity.final")?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let Some(f) = &plan.seccomp

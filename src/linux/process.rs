@@ -332,9 +332,92 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> Error {
     }
 }
 
+/// "0-3,7" (process.execCPUAffinity) to a CPU set; `field` names it in
+/// errors.
+pub fn cpu_list(s: &str, field: &str) -> Result<nix::sched::CpuSet> {
+    let mut set = nix::sched::CpuSet::new();
+    for part in s.split(',').map(str::trim) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let num = |x: &str| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| Error::config(field, format!("{part:?} is not a CPU or a range")))
+        };
+        let (a, b) = (num(a)?, num(b)?);
+        if a > b {
+            return Err(Error::config(
+                field,
+                format!("{part:?}: the range is backwards"),
+            ));
+        }
+        for cpu in a..=b {
+            set.set(cpu).map_err(|_| {
+                Error::config(
+                    field,
+                    format!("CPU {cpu} is beyond {}", nix::sched::CpuSet::count() - 1),
+                )
+            })?;
+        }
+    }
+    Ok(set)
+}
+
+/// The CPUs this process may run on, as a list ("0-1,3").
+pub fn affinity_text() -> String {
+    let Ok(set) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return "?".into();
+    };
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|c| set.is_set(*c).unwrap_or(false))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// sched_setaffinity for this process from a CPU list.
+pub fn set_affinity(list: &str, field: &str) -> Result<()> {
+    let set = cpu_list(list, field)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .sys("sched_setaffinity", format!("{field} {list:?}"))
+        .map_err(|e| {
+            if e.errno() == Some(nix::errno::Errno::EINVAL) {
+                e.context("(none of these CPUs is online and allowed here)")
+            } else {
+                e
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_parse_and_print() {
+        let set = cpu_list("0-2,5", "f").unwrap();
+        for c in [0, 1, 2, 5] {
+            assert!(set.is_set(c).unwrap());
+        }
+        assert!(!set.is_set(3).unwrap());
+        let e = cpu_list("3-1", "f").unwrap_err().to_string();
+        assert!(e.contains("backwards"), "{e}");
+        let e = cpu_list("99999", "f").unwrap_err().to_string();
+        assert!(e.contains("beyond"), "{e}");
+        assert!(!affinity_text().is_empty());
+    }
 
     #[test]
     fn program_lookup_words_errors_like_runc() {
