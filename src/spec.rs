@@ -50,6 +50,8 @@ pub struct Bundle {
     pub caps: CapSets,
     /// linux.seccomp, compiled.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// linux.netDevices: (host name, name in the container).
+    pub net_devices: Vec<(String, String)>,
     /// linux.memoryPolicy, checked.
     pub mempolicy: Option<crate::linux::numa::Policy>,
 }
@@ -256,7 +258,6 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .transpose()?;
     for (field, set) in [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
-        ("linux.netDevices", linux.net_devices().is_some()),
         (
             "process.apparmorProfile",
             process
@@ -285,6 +286,8 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .as_ref()
         .map(crate::linux::numa::plan)
         .transpose()?;
+
+    let net_devices = validate_net_devices(&linux, &namespaces)?;
 
     let mut plans = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -326,7 +329,52 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         caps,
         seccomp,
         mempolicy,
+        net_devices,
     })
+}
+
+/// netDevices: a private network namespace to move them into, names the
+/// kernel takes, each container name once, and host interfaces that exist.
+fn validate_net_devices(
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+) -> Result<Vec<(String, String)>> {
+    use crate::linux::netdev::check_name;
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if !ns.private(LinuxNamespaceType::Network) {
+        return Err(Error::config(
+            "linux.netDevices",
+            "moving interfaces needs a network namespace of the container's own (the host's would lose them)",
+        ));
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut hosts: Vec<&String> = devices.keys().collect();
+    hosts.sort();
+    for host in hosts {
+        let field = format!("linux.netDevices.{host}");
+        check_name(&field, host)?;
+        let name = devices[host]
+            .name()
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| host.clone());
+        check_name(&format!("{field}.name"), &name)?;
+        if out.iter().any(|(_, n)| *n == name) {
+            return Err(Error::config(
+                format!("{field}.name"),
+                format!("{name:?} is given to two interfaces"),
+            ));
+        }
+        let sys = Path::new("/sys/class/net").join(host);
+        std::fs::symlink_metadata(&sys).sys(
+            &format!("{field}: no such interface on the host:"),
+            sys.display(),
+        )?;
+        out.push((host.clone(), name));
+    }
+    Ok(out)
 }
 
 pub fn validate_process(p: &Process) -> Result<()> {

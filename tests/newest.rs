@@ -286,3 +286,118 @@ fn exec_cpu_affinity_initial_and_final() {
     );
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// A veth pair on the host for one test (this kernel has no dummy
+/// driver): the first end is the one to move, `<name>p` stays. Deleted
+/// at the end if the container did not take it along.
+struct Dummy(String);
+
+impl Dummy {
+    fn new() -> Dummy {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("bdum{}x{n}", std::process::id() % 100_000);
+        let st = Command::new("ip")
+            .args(["link", "add", &name, "type", "veth", "peer", "name"])
+            .arg(format!("{name}p"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip link add {name}");
+        Dummy(name)
+    }
+    fn on_host(&self) -> bool {
+        std::path::Path::new("/sys/class/net")
+            .join(&self.0)
+            .exists()
+    }
+}
+
+impl Drop for Dummy {
+    fn drop(&mut self) {
+        // Either end takes the other along.
+        for end in [self.0.clone(), format!("{}p", self.0)] {
+            if std::path::Path::new("/sys/class/net").join(&end).exists() {
+                let _ = Command::new("ip")
+                    .args(["link", "del", &end])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+fn net_devices_move_into_the_container_renamed() {
+    let d = Dummy::new();
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "ls /sys/class/net; cat /sys/class/net/ctr0/type",
+    ]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "ctr0"} });
+    // Seen inside: lo and the renamed veth end (ARPHRD_ETHER, 1), nothing
+    // else.
+    assert_eq!(b.run_ok(), "ctr0\nlo\n1\n");
+    // A virtual interface dies with the namespace it was moved into (and
+    // a veth takes its peer along); the kernel frees namespaces in the
+    // background, so give it a moment.
+    let peer = std::path::Path::new("/sys/class/net").join(format!("{}p", d.0));
+    for _ in 0..100 {
+        if !peer.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!d.on_host(), "{} came back", d.0);
+    assert!(!peer.exists(), "the veth peer outlived the container");
+
+    // While the container lives, the host has lost it and the container's
+    // namespace has it.
+    let d = Dummy::new();
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {} });
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = b.state()["pid"].as_i64().unwrap();
+    assert!(!d.on_host());
+    let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap();
+    assert!(dev.contains(&format!("{}:", d.0)), "{dev}");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn net_devices_are_validated() {
+    let d = Dummy::new();
+    // The host's network namespace would lose the interface.
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.config["linux"]["netDevices"] = json!({ &d.0: {} });
+    let e = stderr(&b.run());
+    assert!(
+        e.contains("network namespace of the container's own"),
+        "{e}"
+    );
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "a/b"} });
+    let e = stderr(&b.run());
+    assert!(e.contains(&format!("linux.netDevices.{}.name", d.0)), "{e}");
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["netDevices"] = json!({"berthnosuch0": {}});
+    let e = stderr(&b.run());
+    assert!(
+        e.contains("linux.netDevices.berthnosuch0") && e.contains("no such file or directory"),
+        "{e}"
+    );
+    b.assert_no_leftovers();
+    assert!(
+        d.on_host(),
+        "a refused config must leave the interface alone"
+    );
+}
+
+#[test]
+fn features_say_net_devices() {
+    assert_eq!(features()["linux"]["netDevices"]["enabled"], true);
+}

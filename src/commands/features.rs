@@ -53,7 +53,7 @@ pub fn document() -> serde_json::Value {
             "intelRdt": {"enabled": false},
             "memoryPolicy": {"modes": crate::linux::numa::MODES, "flags": crate::linux::numa::FLAGS},
             "mountExtensions": {"idmap": {"enabled": true}},
-            "netDevices": {"enabled": false}
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),

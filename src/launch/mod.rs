@@ -297,6 +297,21 @@ pub fn create(o: &Options) -> Result<Created> {
     // exe, this binary, to whatever shares its pid namespace.
     crate::linux::process::set_oom_score_adj(&proc, pid, &bundle.process)?;
 
+    // 6b. Host interfaces into the container's network namespace, which
+    // the init holds from birth (made or joined).
+    if !bundle.net_devices.is_empty() {
+        // A magic link, which the verified procfs handle will not follow.
+        let path = format!("/proc/{pid}/ns/net");
+        let netns = nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .sys("open", &path)?;
+        crate::linux::netdev::move_all(&bundle.net_devices, netns.as_fd())?;
+        crate::logging::step("network interfaces moved");
+    }
+
     // 7. The state, as soon as there is a pid to record.
     let (start_time, _) = state::proc_start_time(pid)
         .ok_or_else(|| Error::msg("container init exited during setup"))?;

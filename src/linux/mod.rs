@@ -4,6 +4,7 @@ pub mod bpf;
 pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
+pub mod netdev;
 pub mod numa;
 pub mod process;
 pub mod procfs;
