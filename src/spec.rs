@@ -257,7 +257,6 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .map(crate::linux::seccomp::compile)
         .transpose()?;
     for (field, set) in [
-        ("linux.intelRdt", linux.intel_rdt().is_some()),
         (
             "process.apparmorProfile",
             process
@@ -281,6 +280,9 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         }
     }
 
+    if linux.intel_rdt().is_some() {
+        return Err(crate::linux::resctrl::refuse());
+    }
     let mempolicy = linux
         .memory_policy()
         .as_ref()

@@ -401,3 +401,23 @@ fn net_devices_are_validated() {
 fn features_say_net_devices() {
     assert_eq!(features()["linux"]["netDevices"]["enabled"], true);
 }
+
+#[test]
+fn intel_rdt_is_refused_naming_resctrl() {
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - resctrl "));
+    let mut b = bundle(&["true"]);
+    b.config["linux"]["intelRdt"] = json!({"closID": "berth", "l3CacheSchema": "L3:0=f"});
+    let out = b.run();
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(e.contains("linux.intelRdt") && e.contains("resctrl"), "{e}");
+    if !mounted {
+        assert!(e.contains("not mounted"), "{e}");
+    }
+    b.assert_no_leftovers();
+    assert!(!std::path::Path::new("/sys/fs/resctrl/berth").exists());
+    assert_eq!(features()["linux"]["intelRdt"]["enabled"], false);
+}

@@ -8,6 +8,7 @@ pub mod netdev;
 pub mod numa;
 pub mod process;
 pub mod procfs;
+pub mod resctrl;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfcopy;
