@@ -3,13 +3,16 @@
 //! ```text
 //!  berth exec (parent)                    stage-1 (child)                 process (grandchild)
 //!  load state, build the process
+//!  (execCPUAffinity.initial: on those
+//!   CPUs for the clone, then back)
 //!  clone3(INTO_CGROUP v2) ──────────────▶ non-dumpable, join v1 cgroups
 //!                                          setns(pidfd of the init, every
 //!                                          namespace that differs from ours)
 //!                                          clone3(CLONE_PARENT) ─────────▶ rlimits, cwd (checked inside
 //!  ◀──────────────── InitPid(pid) ──────── exit                            the root), user + caps,
-//!  wait for EOF on the socket: the                                         no_new_privs, close fds,
-//!  exec closed it (or an Error came)  ◀──────────────────────────────────  execve
+//!  wait for EOF on the socket: the                                         execCPUAffinity.final,
+//!  exec closed it (or an Error came)                                       no_new_privs, close fds,
+//!                                     ◀──────────────────────────────────  execve
 //!  foreground: forward signals, wait, exit with its status
 //! ```
 //! The grandchild is a child of berth (CLONE_PARENT), so berth can wait for

@@ -7,7 +7,8 @@
 //!  validate config, locate cgroups
 //!   (--systemd-cgroup: connect to systemd)
 //!  claim state dir (the id), mkdir cgroups,
-//!  make exec.fifo
+//!  make exec.fifo, prepare idmapped mounts
+//!   (detached trees the init inherits)
 //!  clone3(new namespaces, INTO_CGROUP v2) ──▶ join v1 cgroups ("0" > tasks)
 //!   (joins by path: a stage-1 child setns's     wait for Go
 //!    first, then clone3s the init with
@@ -15,7 +16,8 @@
 //!  (--systemd-cgroup: start the unit with
 //!   the init's pid, then write resources)
 //!  write uid/gid maps (or newuidmap/        (dumpable until Go in a new
-//!   newgidmap), save state.json              user namespace)
+//!   newgidmap), move netDevices into its     user namespace)
+//!   network namespace, save state.json
 //!  send Go{pid, state} ───────────────────▶ become root in the user ns,
 //!                                             cgroup + time namespaces,
 //!                                             hostname, mounts, /dev,
@@ -23,7 +25,8 @@
 //!  run prestart + createRuntime hooks ◀──── RunHooks (only if there are any)
 //!  send HooksDone ────────────────────────▶ createContainer hooks
 //!                                             pivot_root, readonly root,
-//!                                             rlimits, oom, sched, cwd,
+//!                                             rlimits, oom, sched,
+//!                                             memory policy, cwd,
 //!                                             find program, user + caps,
 //!                                             close fds
 //!  give the notify fd to listenerPath ◀──── SeccompListener + fd (only for
