@@ -81,6 +81,7 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
     if let Some(p) = value.get_mut("process") {
         drop_unknown_capabilities(p);
+        drop_empty_affinity(p);
     }
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
@@ -109,10 +110,22 @@ pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
     let mut value: Value = serde_json::from_slice(text)
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
     drop_unknown_capabilities(&mut value);
+    drop_empty_affinity(&mut value);
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         Error::config(format!("{name}: {field}"), e.into_inner().to_string())
     })
+}
+
+/// An empty execCPUAffinity list means "leave the affinity alone" (the
+/// spec), which oci-spec's pattern would refuse: drop it before parsing.
+fn drop_empty_affinity(process: &mut Value) {
+    if let Some(a) = process
+        .pointer_mut("/execCPUAffinity")
+        .and_then(Value::as_object_mut)
+    {
+        a.retain(|_, v| v.as_str() != Some(""));
+    }
 }
 
 fn drop_unknown_capabilities(process: &mut Value) {
@@ -731,6 +744,16 @@ mod tests {
         assert_eq!(b.caps.bounding.len(), 1);
         assert!(b.caps.bounding.contains(&caps::Capability::CAP_CHOWN));
         assert!(b.caps.effective.contains(&caps::Capability::CAP_KILL));
+    }
+
+    #[test]
+    fn empty_exec_cpu_affinity_means_unchanged() {
+        let (_d, b) = bundle(&with(|v| {
+            v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "", "final": "0-1"})
+        }));
+        let a = b.unwrap().process.exec_cpu_affinity().clone().unwrap();
+        assert_eq!(a.initial(), &None);
+        assert_eq!(a.cpu_affinity_final().as_deref(), Some("0-1"));
     }
 
     #[test]
