@@ -421,3 +421,54 @@ fn intel_rdt_is_refused_naming_resctrl() {
     assert!(!std::path::Path::new("/sys/fs/resctrl/berth").exists());
     assert_eq!(features()["linux"]["intelRdt"]["enabled"], false);
 }
+
+/// A network namespace held by a process of the test's own (no `ip
+/// netns add`, which would leave a mount at /run/netns on the host).
+struct Netns(std::process::Child);
+
+impl Netns {
+    fn new() -> Netns {
+        let child = Command::new("unshare")
+            .args(["-n", "sleep", "100"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ns = Netns(child);
+        // Wait until unshare is done and sleep runs in the new namespace.
+        let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+        for _ in 0..100 {
+            if std::fs::read_link(ns.path()).is_ok_and(|l| l != host) {
+                return ns;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("unshare -n did not make a namespace");
+    }
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.0.id())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn net_devices_stay_in_a_joined_namespace() {
+    let ns = Netns::new();
+    let d = Dummy::new();
+    let mut b = bundle(&["ls", "/sys/class/net"]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+        {"type": "network", "path": ns.path()}
+    ]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "ctr1"} });
+    assert_eq!(b.run_ok(), "ctr1\nlo\n");
+    // The namespace outlives the container, and the interface stays in it.
+    let dev = std::fs::read_to_string(format!("/proc/{}/net/dev", ns.0.id())).unwrap();
+    assert!(dev.contains("ctr1:"), "{dev}");
+    assert!(!d.on_host());
+}
