@@ -472,3 +472,36 @@ fn net_devices_stay_in_a_joined_namespace() {
     assert!(dev.contains("ctr1:"), "{dev}");
     assert!(!d.on_host());
 }
+
+#[test]
+fn net_devices_keep_their_addresses_and_up_state() {
+    let d = Dummy::new();
+    for args in [
+        vec!["addr", "add", "10.213.77.1/24", "dev", &d.0],
+        vec![
+            "-6",
+            "addr",
+            "add",
+            "fd00:b5e:7::1/64",
+            "dev",
+            &d.0,
+            "nodad",
+        ],
+        vec!["link", "set", &d.0, "up"],
+    ] {
+        let st = Command::new("ip").args(&args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    }
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "ip -o addr show dev ctr2 scope global | awk '{print $4}'; cat /sys/class/net/ctr2/flags",
+    ]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "ctr2"} });
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"10.213.77.1/24"), "{out}");
+    assert!(lines.contains(&"fd00:b5e:7::1/64"), "{out}");
+    let flags = u32::from_str_radix(lines.last().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "IFF_UP: {out}");
+}

@@ -3,7 +3,10 @@
 //! IFLA_NET_NS_FD and IFLA_IFNAME, over a raw NETLINK_ROUTE socket).
 //!
 //! berth moves them from the host side, once the init (and so the
-//! namespace) exists and before the container's setup begins. They come
+//! namespace) exists and before the container's setup begins. The kernel
+//! drops an interface's addresses on the move: berth puts its global ones
+//! back, and brings it up if it was up, from a socket opened inside the
+//! container's namespace (as runc does). They come
 //! back by themselves: when the namespace dies, the kernel returns
 //! physical devices to the host's initial namespace (under their
 //! container name) and destroys virtual ones (dummy, veth, macvlan...)
@@ -15,9 +18,18 @@ use nix::errno::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
 const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_DUMP: u16 = 0x300;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const RT_SCOPE_UNIVERSE: u8 = 0;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_NET_NS_FD: u16 = 28;
 /// IFNAMSIZ less its NUL.
@@ -53,29 +65,153 @@ fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
     }
 }
 
+/// A netlink message: header, then `body`.
+fn message(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(16 + body.len());
+    // struct nlmsghdr: len, type, flags, seq, pid (0: the kernel).
+    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(body);
+    msg
+}
+
+/// struct ifinfomsg: family, pad, type, index, flags, change.
+fn ifinfo(index: i32, flags: u32, change: u32) -> Vec<u8> {
+    let mut b = vec![libc::AF_UNSPEC as u8, 0];
+    b.extend_from_slice(&0u16.to_ne_bytes());
+    b.extend_from_slice(&index.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&change.to_ne_bytes());
+    b
+}
+
+/// An address of an interface, as the kernel reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Addr {
+    family: u8,
+    prefix: u8,
+    /// IFA_LOCAL and IFA_ADDRESS, as given (they differ on point-to-point
+    /// links).
+    attrs: Vec<(u16, Vec<u8>)>,
+}
+
+/// The attributes of one message, from `at` to its end.
+fn attrs(msg: &[u8], mut at: usize) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while at + 4 <= msg.len() {
+        let len = u16::from_ne_bytes([msg[at], msg[at + 1]]) as usize;
+        let kind = u16::from_ne_bytes([msg[at + 2], msg[at + 3]]);
+        if len < 4 || at + len > msg.len() {
+            break;
+        }
+        out.push((kind, &msg[at + 4..at + len]));
+        at += (len + 3) & !3;
+    }
+    out
+}
+
+/// The global addresses of interface `index`, from an RTM_GETADDR dump.
+fn addresses(sock: &OwnedFd, index: i32) -> nix::Result<Vec<Addr>> {
+    // struct ifaddrmsg: family, prefixlen, flags, scope, index.
+    let mut body = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+    body.extend_from_slice(&0u32.to_ne_bytes());
+    let req = message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body);
+    // SAFETY: req is a valid buffer of its length.
+    let n = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
+    Errno::result(n)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = match Errno::result(n) {
+            Err(Errno::EINTR) => continue,
+            r => r? as usize,
+        };
+        let mut at = 0;
+        while at + 16 <= n {
+            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap_or_default()) as usize;
+            let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
+            if len < 16 || at + len > n {
+                return Err(Errno::EIO);
+            }
+            let msg = &buf[at..at + len];
+            match kind {
+                NLMSG_DONE => return Ok(out),
+                NLMSG_ERROR if len >= 20 => {
+                    let code = i32::from_ne_bytes(msg[16..20].try_into().unwrap_or_default());
+                    return Err(Errno::from_raw(-code));
+                }
+                RTM_NEWADDR if len >= 24 => {
+                    let scope = msg[19];
+                    let ifindex = i32::from_ne_bytes(msg[20..24].try_into().unwrap_or_default());
+                    if ifindex == index && scope == RT_SCOPE_UNIVERSE {
+                        out.push(Addr {
+                            family: msg[16],
+                            prefix: msg[17],
+                            attrs: attrs(msg, 24)
+                                .into_iter()
+                                .filter(|(k, _)| *k == IFA_LOCAL || *k == IFA_ADDRESS)
+                                .map(|(k, v)| (k, v.to_vec()))
+                                .collect(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+            at += (len + 3) & !3;
+        }
+    }
+}
+
+fn add_address(sock: &OwnedFd, index: i32, a: &Addr) -> nix::Result<()> {
+    let mut body = vec![a.family, a.prefix, 0, RT_SCOPE_UNIVERSE];
+    body.extend_from_slice(&(index as u32).to_ne_bytes());
+    for (k, v) in &a.attrs {
+        attr(&mut body, *k, v);
+    }
+    request(
+        sock,
+        &message(
+            RTM_NEWADDR,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &body,
+        ),
+    )
+}
+
+fn set_up(sock: &OwnedFd, index: i32) -> nix::Result<()> {
+    let up = libc::IFF_UP as u32;
+    request(
+        sock,
+        &message(
+            RTM_NEWLINK,
+            NLM_F_REQUEST | NLM_F_ACK,
+            &ifinfo(index, up, up),
+        ),
+    )
+}
+
+/// The interface is up (IFF_UP in /sys/class/net/NAME/flags).
+fn is_up(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+        .ok()
+        .and_then(|s| u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|f| f & libc::IFF_UP as u32 != 0)
+}
+
 /// The RTM_NEWLINK request that moves interface `index` into the network
 /// namespace `netns` under the name `name`.
 fn move_request(index: i32, netns: i32, name: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    // struct ifinfomsg: family, pad, type, index, flags, change.
-    body.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
-    body.extend_from_slice(&0u16.to_ne_bytes());
-    body.extend_from_slice(&index.to_ne_bytes());
-    body.extend_from_slice(&0u32.to_ne_bytes());
-    body.extend_from_slice(&0u32.to_ne_bytes());
+    let mut body = ifinfo(index, 0, 0);
     attr(&mut body, IFLA_NET_NS_FD, &(netns as u32).to_ne_bytes());
     let mut cname = name.as_bytes().to_vec();
     cname.push(0);
     attr(&mut body, IFLA_IFNAME, &cname);
-    let mut msg = Vec::with_capacity(16 + body.len());
-    // struct nlmsghdr: len, type, flags, seq, pid (0: the kernel).
-    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-    msg.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    msg.extend_from_slice(&1u32.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.extend_from_slice(&body);
-    msg
+    message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &body)
 }
 
 fn route_socket() -> nix::Result<OwnedFd> {
@@ -132,20 +268,73 @@ fn index_of(name: &str) -> nix::Result<i32> {
     }
 }
 
-/// Move each (host name, container name) into the namespace `netns`.
+/// What an interface had on the host, to give back inside.
+struct Moved<'a> {
+    name: &'a str,
+    field: String,
+    up: bool,
+    addrs: Vec<Addr>,
+}
+
+/// Move each (host name, container name) into the namespace `netns`,
+/// with its global addresses and up state.
 pub fn move_all(devices: &[(String, String)], netns: BorrowedFd) -> Result<()> {
     let sock = route_socket().sys("socket", "NETLINK_ROUTE")?;
+    let mut moved = Vec::new();
     for (host, name) in devices {
         let field = format!("linux.netDevices.{host}");
         let index = index_of(host)
             .sys("find network interface", host)
             .map_err(|e| e.context(&field))?;
+        let addrs = addresses(&sock, index)
+            .sys("list addresses of", host)
+            .map_err(|e| e.context(&field))?;
+        let up = is_up(host);
         request(&sock, &move_request(index, netns.as_raw_fd(), name))
             .sys(
                 "move network interface into the container",
                 format!("{host} (as {name})"),
             )
             .map_err(|e| e.context(&field))?;
+        moved.push(Moved {
+            name,
+            field,
+            up,
+            addrs,
+        });
+    }
+    if moved.iter().all(|m| !m.up && m.addrs.is_empty()) {
+        return Ok(());
+    }
+    // A netlink socket talks to the namespace it was made in: make one
+    // there, and come straight back (berth is single threaded).
+    let own = nix::fcntl::open(
+        "/proc/self/ns/net",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .sys("open", "/proc/self/ns/net")?;
+    nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+        .sys("setns", "the container's network namespace")?;
+    let inside = route_socket();
+    let index = moved.iter().map(|m| index_of(m.name)).collect::<Vec<_>>();
+    nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNET)
+        .sys("setns", "back to berth's network namespace")?;
+    let inside = inside.sys("socket", "NETLINK_ROUTE in the container")?;
+    for (m, index) in moved.iter().zip(index) {
+        let index = index
+            .sys("find moved interface", m.name)
+            .map_err(|e| e.context(&m.field))?;
+        for a in &m.addrs {
+            add_address(&inside, index, a)
+                .sys("restore an address of", m.name)
+                .map_err(|e| e.context(&m.field))?;
+        }
+        if m.up {
+            set_up(&inside, index)
+                .sys("bring up", m.name)
+                .map_err(|e| e.context(&m.field))?;
+        }
     }
     Ok(())
 }
