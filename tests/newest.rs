@@ -55,14 +55,25 @@ fn map(from: u32, to: u32) -> serde_json::Value {
 
 #[test]
 fn idmapped_bind_shows_mapped_owners() {
-    let mut b = bundle(&["stat", "-c", "%u:%g", "/mnt/f"]);
+    let mut b = bundle(&["stat", "-c", "%u:%g", "/tmp/mnt/f"]);
     let (src, _) = idmap_source(&b);
     b.config["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/mnt", "type": "bind", "source": src,
+        "destination": "/tmp/mnt", "type": "bind", "source": src,
         "options": ["bind", "ro"],
         "uidMappings": map(1000, 4000), "gidMappings": map(1000, 4001)
     }));
-    assert_eq!(b.run_ok(), "4000:4001\n");
+    // A single file bound with maps too, read-only.
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp/f", "type": "bind", "source": src.join("f"),
+        "options": ["bind", "ro"],
+        "uidMappings": map(1000, 5000), "gidMappings": map(1000, 5001)
+    }));
+    b.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "stat -c %u:%g /tmp/mnt/f /tmp/f; touch /tmp/mnt/f 2>/dev/null || echo ro"
+    ]);
+    assert_eq!(b.run_ok(), "4000:4001\n5000:5001\nro\n");
     // On the host, the file keeps its owner.
     let st = std::fs::metadata(src.join("f")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&st), 1000);
@@ -75,10 +86,10 @@ fn ridmap_maps_submounts_and_idmap_only_the_top() {
         ("ridmap", "4000:4001\n4000:4001\n"),
         ("idmap", "4000:4001\n1000:1000\n"),
     ] {
-        let mut b = bundle(&["stat", "-c", "%u:%g", "/mnt/f", "/mnt/sub/g"]);
+        let mut b = bundle(&["stat", "-c", "%u:%g", "/tmp/mnt/f", "/tmp/mnt/sub/g"]);
         let (src, other) = idmap_source(&b);
         b.config["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/mnt", "type": "bind", "source": src,
+            "destination": "/tmp/mnt", "type": "bind", "source": src,
             "options": ["rbind", opt],
             "uidMappings": map(1000, 4000), "gidMappings": map(1000, 4001)
         }));
@@ -109,7 +120,7 @@ fn idmap_option_alone_takes_the_container_maps() {
 fn idmapped_mounts_are_validated() {
     let mut b = bundle(&["true"]);
     b.config["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+        "destination": "/tmp/mnt", "type": "tmpfs", "source": "tmpfs",
         "uidMappings": map(0, 1000), "gidMappings": map(0, 1000)
     }));
     let e = stderr(&b.run());
@@ -117,7 +128,7 @@ fn idmapped_mounts_are_validated() {
 
     let mut b = bundle(&["true"]);
     b.config["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["bind"],
+        "destination": "/tmp/mnt", "type": "bind", "source": "/tmp", "options": ["bind"],
         "uidMappings": map(0, 1000)
     }));
     let e = stderr(&b.run());
@@ -125,7 +136,7 @@ fn idmapped_mounts_are_validated() {
 
     let mut b = bundle(&["true"]);
     b.config["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]
+        "destination": "/tmp/mnt", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]
     }));
     let e = stderr(&b.run());
     assert!(e.contains("no new user namespace"), "{e}");
