@@ -46,6 +46,9 @@ pub struct Saved {
     /// linux.resources as created and then updated.
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// linux.memoryPolicy, which `exec` gives its process too.
+    #[serde(default)]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,6 +395,7 @@ mod tests {
             resources: None,
             process: None,
             seccomp: None,
+            memory_policy: None,
         }
     }
 

@@ -516,3 +516,15 @@ fn net_devices_keep_their_addresses_and_up_state() {
     let flags = u32::from_str_radix(lines.last().unwrap().trim_start_matches("0x"), 16).unwrap();
     assert_eq!(flags & 1, 1, "IFF_UP: {out}");
 }
+
+#[test]
+fn exec_gets_the_container_memory_policy() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    let out = b.ok(&["exec", &b.id, "cat", "/proc/self/numa_maps"]);
+    assert_eq!(stack_policy(&out), "interleave:0");
+    b.ok(&["delete", "--force", &b.id]);
+}

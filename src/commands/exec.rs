@@ -159,6 +159,12 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         .as_ref()
         .map(crate::linux::seccomp::compile)
         .transpose()?;
+    let mempolicy = c
+        .saved
+        .memory_policy
+        .as_ref()
+        .map(crate::linux::numa::plan)
+        .transpose()?;
     let mut old = SigSet::empty();
     if !a.detach {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))
@@ -173,6 +179,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         console: console.as_ref(),
         seccomp,
+        mempolicy,
         join_late,
         state: c.oci_state("running"),
     })?;

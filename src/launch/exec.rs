@@ -38,6 +38,8 @@ pub struct ExecPlan<'a> {
     /// The connected console socket for a terminal.
     pub console: Option<&'a OwnedFd>,
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// The container's linux.memoryPolicy: exec'd processes get it too.
+    pub mempolicy: Option<crate::linux::numa::Policy>,
     /// `--ignore-paused` on a paused container: the cgroup files to join
     /// through once set up. Joining earlier would freeze the process
     /// before it could say it is ready.
@@ -236,6 +238,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         .and_then(|a| a.cpu_affinity_final().as_deref())
     {
         process::set_affinity(list, "process.execCPUAffinity.final")?;
+    }
+    if let Some(m) = &plan.mempolicy {
+        crate::linux::numa::apply(m)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let Some(f) = &plan.seccomp
