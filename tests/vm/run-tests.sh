@@ -41,12 +41,17 @@ done
 gcc -static -O2 -o "$stage/subreaper" tests/subreaper.c
 cp -a "$ROOTFS" "$stage/rootfs"
 cp tests/vm/*-check.sh "$stage/" 2>/dev/null || true
+# What tests read from the source tree goes to the same absolute path.
+gcc -static -O2 -Wall -pthread -o target/sysprobe tests/sysprobe.c
+mkdir -p "$stage/tree"
+tar -c fuzz/known-hangs tests/sysprobe.c target/sysprobe | tar -C "$stage/tree" -x
 
 # The guest side: put berth where the tests expect it, run every test
 # binary (two at a time would only fight over the emulated CPUs).
 cat > "$stage/guest.sh" <<EOF
 set -u
 mkdir -p "$(dirname "$berth")"
+cp -a tree/. "$(pwd)/"
 cp berth "$berth"
 export BERTH_TEST_ROOTFS=\$PWD/rootfs
 echo "guest: \$(uname -r), cgroup: \$(grep -o "^cgroup[^ ]* /sys/fs/cgroup[^ ]*" /proc/mounts | tr "\n" " "), init: \$(cat /proc/1/comm)"
