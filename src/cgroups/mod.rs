@@ -520,14 +520,7 @@ impl Cgroup {
         if !root_controllers.split_whitespace().any(|c| c == controller) {
             return Ok(None);
         }
-        let mut chain: Vec<&Path> = d
-            .path
-            .ancestors()
-            .skip(1)
-            .take_while(|p| p.starts_with(&d.hierarchy.mountpoint))
-            .collect();
-        chain.reverse();
-        for dir in chain {
+        for dir in parents_from_root(d) {
             let f = dir.join("cgroup.subtree_control");
             let now = std::fs::read_to_string(&f).unwrap_or_default();
             if !now.split_whitespace().any(|c| c == controller) {
@@ -904,6 +897,19 @@ fn mkdir_p(d: &mut Dir) -> Result<()> {
     Ok(())
 }
 
+/// The directories above `d` on its hierarchy, from its root down: the
+/// ones whose cgroup.subtree_control decides what `d` may use.
+fn parents_from_root(d: &Dir) -> Vec<&Path> {
+    let mut chain: Vec<&Path> = d
+        .path
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.starts_with(&d.hierarchy.mountpoint))
+        .collect();
+    chain.reverse();
+    chain
+}
+
 /// On a pure v2 host, every controller the root offers is enabled down
 /// to the container's cgroup, as runc does, so that its files (memory.max,
 /// pids.max, ...) are there to read and update even when the config sets
@@ -913,14 +919,7 @@ fn mkdir_p(d: &mut Dir) -> Result<()> {
 fn enable_all_controllers(d: &Dir) {
     let offered = std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
         .unwrap_or_default();
-    let mut chain: Vec<&Path> = d
-        .path
-        .ancestors()
-        .skip(1)
-        .take_while(|p| p.starts_with(&d.hierarchy.mountpoint))
-        .collect();
-    chain.reverse();
-    for dir in chain {
+    for dir in parents_from_root(d) {
         let f = dir.join("cgroup.subtree_control");
         let now = std::fs::read_to_string(&f).unwrap_or_default();
         for c in offered.split_whitespace() {

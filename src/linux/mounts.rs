@@ -207,6 +207,14 @@ pub enum Want {
     File,
 }
 
+/// A bind mount's target is made like its source: a directory or a file.
+fn want_like(source: &Path) -> Result<Want> {
+    let dir = std::fs::metadata(source)
+        .sys("stat", source.display())?
+        .is_dir();
+    Ok(if dir { Want::Dir } else { Want::File })
+}
+
 const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 
 /// Open `path` inside `root` (O_PATH), creating what is missing: parent
@@ -422,15 +430,7 @@ pub fn apply(
         Kind::Bind { source, .. } if m.idmap.is_some() => {
             let detached =
                 detached.ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
-            let want = if std::fs::metadata(source)
-                .sys("stat", source.display())?
-                .is_dir()
-            {
-                Want::Dir
-            } else {
-                Want::File
-            };
-            let target = resolve_create(root, &m.dest, want)?;
+            let target = resolve_create(root, &m.dest, want_like(source)?)?;
             sys::move_mount_fds(detached, target.as_fd()).sys(
                 "move_mount idmapped",
                 format!("{} on {}", source.display(), m.dest),
@@ -442,15 +442,7 @@ pub fn apply(
             }
         }
         Kind::Bind { source, recursive } => {
-            let want = if std::fs::metadata(source)
-                .sys("stat", source.display())?
-                .is_dir()
-            {
-                Want::Dir
-            } else {
-                Want::File
-            };
-            let target = resolve_create(root, &m.dest, want)?;
+            let target = resolve_create(root, &m.dest, want_like(source)?)?;
             bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
         }
         Kind::Fs { fstype, source } => {
