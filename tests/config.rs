@@ -6,14 +6,6 @@ use common::*;
 use serde_json::json;
 use std::process::Stdio;
 
-fn status_field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("{key} missing in {text}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn hostname_domainname_env_and_cwd() {
     let mut b = bundle(&[

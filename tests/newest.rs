@@ -223,14 +223,6 @@ fn features_say_memory_policy() {
     );
 }
 
-fn status_field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("{key} missing in {text}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn exec_cpu_affinity_initial_and_final() {
     let mut b = bundle(&["sleep", "100"]);

@@ -302,3 +302,12 @@ pub const DOCKER_CAPS: &[&str] = &[
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
 ];
+
+/// The value of `key` in a "Key:\tvalue" file such as /proc/PID/status.
+pub fn status_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("{key} missing in {text}"))
+        .trim()
+        .to_string()
+}
