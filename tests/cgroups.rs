@@ -484,3 +484,72 @@ fn blkio_weight_goes_to_bfq_when_that_is_what_the_kernel_has() {
 fn file_of(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
+
+/// A block device of this machine as "major:minor", for throttling.
+fn a_block_device() -> Option<(u64, u64)> {
+    let mut names: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
+    names.sort_by_key(|e| e.file_name());
+    names.iter().find_map(|e| {
+        let dev = std::fs::read_to_string(e.path().join("dev")).ok()?;
+        let (a, b) = dev.trim().split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    })
+}
+
+/// The rest of linux.resources, each in its file on this layout: CPU
+/// burst and idle, the OOM killer switch (v1), `unified` (v2), and I/O
+/// throttling when the machine has a block device to throttle.
+#[test]
+fn more_resources_land_in_their_files() {
+    let mut b = bundle(&["sleep", "100"]);
+    let mut r = json!({
+        "cpu": {"quota": 50000, "period": 100000, "burst": 10000, "idle": 1},
+        "memory": {"limit": 67108864}
+    });
+    if pure_v2() {
+        r["unified"] = json!({"memory.high": "50331648"});
+    } else {
+        r["memory"]["disableOOMKiller"] = json!(true);
+    }
+    let block = a_block_device();
+    if let Some((major, minor)) = block {
+        r["blockIO"] = json!({
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        });
+    }
+    b.config["linux"]["resources"] = r;
+    start_detached(&b);
+    let cpu = dir_of(&b, "cpu");
+    assert_eq!(file(&cpu, "cpu.idle"), "1");
+    if pure_v2() {
+        assert_eq!(file(&cpu, "cpu.max.burst"), "10000");
+        assert_eq!(file(&dir_of(&b, "memory"), "memory.high"), "50331648");
+    } else {
+        assert_eq!(file(&cpu, "cpu.cfs_burst_us"), "10000");
+        let oom = file(&dir_of(&b, "memory"), "memory.oom_control");
+        assert!(oom.contains("oom_kill_disable 1"), "{oom}");
+    }
+    if let Some((major, minor)) = block {
+        let dev = format!("{major}:{minor}");
+        if pure_v2() {
+            let io = file(&dir_of(&b, "io"), "io.max");
+            assert!(
+                io.contains(&format!("{dev} rbps=1048576")) && io.contains("wiops=100"),
+                "{io}"
+            );
+        } else {
+            let blkio = dir_of(&b, "blkio");
+            assert_eq!(
+                file(&blkio, "blkio.throttle.read_bps_device"),
+                format!("{dev} 1048576")
+            );
+            assert_eq!(
+                file(&blkio, "blkio.throttle.write_iops_device"),
+                format!("{dev} 100")
+            );
+        }
+    }
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
