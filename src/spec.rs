@@ -269,28 +269,15 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .as_ref()
         .map(crate::linux::seccomp::compile)
         .transpose()?;
-    for (field, set) in [
-        (
-            "process.apparmorProfile",
-            process
-                .apparmor_profile()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-        ),
-        (
+    if process
+        .selinux_label()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(Error::config(
             "process.selinuxLabel",
-            process
-                .selinux_label()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-        ),
-    ] {
-        if set {
-            return Err(Error::config(
-                field,
-                "not supported by this berth on this host",
-            ));
-        }
+            "not supported by this berth on this host",
+        ));
     }
 
     if linux.intel_rdt().is_some() {
@@ -393,6 +380,7 @@ fn validate_net_devices(
 }
 
 pub fn validate_process(p: &Process) -> Result<()> {
+    crate::linux::apparmor::check(p.apparmor_profile().as_deref())?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }

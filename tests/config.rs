@@ -464,3 +464,44 @@ fn the_process_starts_with_default_signal_dispositions() {
     let b = bundle(&["grep", "SigIgn", "/proc/self/status"]);
     assert_eq!(b.run_ok(), "SigIgn:\t0000000000000000\n");
 }
+
+/// process.apparmorProfile: applied on exec where AppArmor is enabled
+/// (the systemd VM), refused with the reason where it is not (here); a
+/// program never runs unconfined when a profile was asked for.
+#[test]
+fn apparmor_profile_applies_or_is_refused() {
+    let enabled = std::path::Path::new("/sys/kernel/security/apparmor").is_dir()
+        && std::fs::read("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.starts_with(b"Y"));
+    let mut b = bundle(&["cat", "/proc/self/attr/apparmor/current"]);
+    b.config["process"]["apparmorProfile"] = json!("unconfined");
+    if enabled {
+        assert_eq!(b.run_ok().trim(), "unconfined");
+    } else {
+        let out = b.run();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("process.apparmorProfile")
+                && stderr(&out).contains("AppArmor is not enabled on this host"),
+            "{}",
+            stderr(&out)
+        );
+        b.assert_no_leftovers();
+        // exec --apparmor says the same, and runs nothing.
+        let mut c = bundle(&["sleep", "100"]);
+        c.config["process"]["args"] = json!(["sleep", "100"]);
+        let out = c.create(&[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        c.ok(&["start", &c.id]);
+        let out = c
+            .cmd(&["exec", "--apparmor", "unconfined", &c.id, "true"])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success() && stderr(&out).contains("AppArmor is not enabled"),
+            "{}",
+            stderr(&out)
+        );
+        c.ok(&["delete", "--force", &c.id]);
+    }
+}

@@ -3,8 +3,8 @@
 //! container. berth writes through a handle on the host's procfs, opened
 //! before the container's mounts exist, walking with RESOLVE_NO_XDEV and
 //! checking PROC_SUPER_MAGIC: the files mounted on top are never written,
-//! and the kernel's values are set. (LSM attributes are not written at
-//! all: berth refuses apparmorProfile and selinuxLabel.) With the sysctl
+//! and the kernel's values are set. (The AppArmor exec attribute goes
+//! through the same handle; selinuxLabel is refused.) With the sysctl
 //! written through the container's /proc path instead, the first test
 //! fails: the decoy is written, or create fails on the tmpfs.
 

@@ -594,6 +594,12 @@ pub fn create(
     let rules = devices::rules(r.devices().as_deref().unwrap_or_default(), devices)?;
     properties.extend(device_properties(&rules, sd.version));
     properties.extend(resource_properties(r, unified, sd.version)?);
+    // Without a TasksMax of its own the scope gets systemd's
+    // DefaultTasksMax (15% of pid_max), a limit the config never asked
+    // for: no pids limit given means none.
+    if r.pids().as_ref().is_none_or(|p| p.limit() == 0) {
+        properties.push(t("TasksMax", u64::MAX));
+    }
     sd.start(&unit.name, properties)?;
     let own = read_proc(&format!("/proc/{pid}/cgroup"));
     let own = match own {

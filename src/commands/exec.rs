@@ -20,6 +20,9 @@ fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     let mut p = serde_json::to_value(base.cloned().unwrap_or_default()).unwrap_or_default();
     p["args"] = json!(a.command);
     p["terminal"] = json!(a.tty);
+    if let Some(profile) = &a.apparmor {
+        p["apparmorProfile"] = json!(profile);
+    }
     if let Some(cwd) = &a.cwd {
         p["cwd"] = json!(cwd);
     }
@@ -117,15 +120,10 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         (true, None) => return Err(crate::console::no_socket()),
         (false, _) => None,
     };
-    for (flag, set) in [
-        ("--apparmor", &a.apparmor),
-        ("--process-label", &a.process_label),
-    ] {
-        if set.is_some() {
-            return Err(Error::msg(format!(
-                "exec: {flag} is not supported by this berth on this host"
-            )));
-        }
+    if a.process_label.is_some() {
+        return Err(Error::msg(
+            "exec: --process-label is not supported by this berth on this host",
+        ));
     }
     let cgroup = if a.cgroup.is_empty() {
         c.saved.cgroup.clone()
@@ -172,6 +170,10 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     }
     let pid = exec::spawn(&ExecPlan {
         process: &process,
+        proc: match process.apparmor_profile() {
+            Some(p) if !p.is_empty() => Some(crate::linux::procfs::Proc::open_host()?),
+            _ => None,
+        },
         caps,
         init_pid: c.saved.pid,
         init_pidfd: &pidfd,

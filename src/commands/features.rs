@@ -48,7 +48,7 @@ pub fn document() -> serde_json::Value {
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
             },
-            "apparmor": {"enabled": false},
+            "apparmor": {"enabled": crate::linux::apparmor::enabled()},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
             "memoryPolicy": {"modes": crate::linux::numa::MODES, "flags": crate::linux::numa::FLAGS},

@@ -30,6 +30,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 pub struct ExecPlan<'a> {
     pub process: &'a Process,
+    /// The host's procfs, opened before any namespace is joined, for the
+    /// AppArmor profile (only when there is one).
+    pub proc: Option<crate::linux::procfs::Proc>,
     pub caps: CapSets,
     pub init_pid: i32,
     pub init_pidfd: &'a OwnedFd,
@@ -247,6 +250,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         && !nnp
     {
         super::init::load_seccomp(f, ch)?;
+    }
+    if let Some(proc) = &plan.proc {
+        crate::linux::apparmor::apply_on_exec(proc, p.apparmor_profile().as_deref())?;
     }
     process::set_user_and_caps(p, &plan.caps)?;
     // The notify fd leaves through `ch`, which the fd cleanup below closes.

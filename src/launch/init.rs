@@ -201,6 +201,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     {
         load_seccomp(f, ctx.chan)?;
     }
+    crate::linux::apparmor::apply_on_exec(ctx.proc, p.apparmor_profile().as_deref())?;
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
     // A listener's fd goes out through berth create, which is gone once

@@ -1,5 +1,6 @@
 //! One file per kernel concern the container touches.
 
+pub mod apparmor;
 pub mod bpf;
 pub mod idmap;
 pub mod mounts;
