@@ -269,16 +269,7 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
         .as_ref()
         .map(crate::linux::seccomp::compile)
         .transpose()?;
-    if process
-        .selinux_label()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::config(
-            "process.selinuxLabel",
-            "not supported by this berth on this host",
-        ));
-    }
+    crate::linux::selinux::check("linux.mountLabel", linux.mount_label().as_deref())?;
 
     if linux.intel_rdt().is_some() {
         return Err(crate::linux::resctrl::refuse());
@@ -381,6 +372,7 @@ fn validate_net_devices(
 
 pub fn validate_process(p: &Process) -> Result<()> {
     crate::linux::apparmor::check(p.apparmor_profile().as_deref())?;
+    crate::linux::selinux::check("process.selinuxLabel", p.selinux_label().as_deref())?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }

@@ -505,3 +505,29 @@ fn apparmor_profile_applies_or_is_refused() {
         c.ok(&["delete", "--force", &c.id]);
     }
 }
+
+/// SELinux labels where SELinux is off (here, and in the VM): ignored
+/// with a warning, as runc's label library ignores them; where it is on,
+/// refused, since berth does not write labels yet.
+#[test]
+fn selinux_labels_follow_runc_where_selinux_is_off() {
+    let enabled = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let mut b = bundle(&["echo", "ran"]);
+    b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0:c1,c2");
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    let out = b.run();
+    let e = stderr(&out);
+    if enabled {
+        assert!(!out.status.success() && e.contains("not supported"), "{e}");
+    } else {
+        assert!(out.status.success(), "{e}");
+        assert_eq!(stdout(&out).trim(), "ran");
+        for field in ["process.selinuxLabel", "linux.mountLabel"] {
+            assert!(
+                e.contains(field) && e.contains("SELinux is not enabled"),
+                "{e}"
+            );
+        }
+    }
+    b.assert_no_leftovers();
+}

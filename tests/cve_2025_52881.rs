@@ -4,7 +4,7 @@
 //! before the container's mounts exist, walking with RESOLVE_NO_XDEV and
 //! checking PROC_SUPER_MAGIC: the files mounted on top are never written,
 //! and the kernel's values are set. (The AppArmor exec attribute goes
-//! through the same handle; selinuxLabel is refused.) With the sysctl
+//! through the same handle; SELinux labels are not written.) With the sysctl
 //! written through the container's /proc path instead, the first test
 //! fails: the decoy is written, or create fails on the tmpfs.
 

@@ -23,6 +23,9 @@ fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(profile) = &a.apparmor {
         p["apparmorProfile"] = json!(profile);
     }
+    if let Some(label) = &a.process_label {
+        p["selinuxLabel"] = json!(label);
+    }
     if let Some(cwd) = &a.cwd {
         p["cwd"] = json!(cwd);
     }
@@ -120,11 +123,6 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         (true, None) => return Err(crate::console::no_socket()),
         (false, _) => None,
     };
-    if a.process_label.is_some() {
-        return Err(Error::msg(
-            "exec: --process-label is not supported by this berth on this host",
-        ));
-    }
     let cgroup = if a.cgroup.is_empty() {
         c.saved.cgroup.clone()
     } else {

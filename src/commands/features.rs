@@ -49,7 +49,7 @@ pub fn document() -> serde_json::Value {
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
             },
             "apparmor": {"enabled": crate::linux::apparmor::enabled()},
-            "selinux": {"enabled": false},
+            "selinux": {"enabled": crate::linux::selinux::enabled()},
             "intelRdt": {"enabled": false},
             "memoryPolicy": {"modes": crate::linux::numa::MODES, "flags": crate::linux::numa::FLAGS},
             "mountExtensions": {"idmap": {"enabled": true}},

@@ -13,5 +13,6 @@ pub mod resctrl;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfcopy;
+pub mod selinux;
 pub mod sys;
 pub mod userns;
