@@ -74,6 +74,7 @@ contains "docker exec -t" "/dev/pts/" "$("${D[@]}" exec -t d1 tty)"
 "${D[@]}" unpause d1 >/dev/null; check "docker unpause" "running" "$("${D[@]}" inspect -f '{{.State.Status}}' d1)"
 "${D[@]}" update --memory 64m --memory-swap 128m --cpu-shares 512 d1 >/dev/null
 check "docker update" "67108864" "$("${D[@]}" exec d1 cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+check "docker update cpu" "512" "$("${D[@]}" exec d1 sh -c 'cat /sys/fs/cgroup/cpu*/cpu.shares | head -1')"
 contains "docker top" "sleep 1000" "$("${D[@]}" top d1)"
 # Docker's libnetwork hook rides in the bundle as a prestart hook, which
 # berth ran during create (or the container would not be running).
@@ -99,6 +100,9 @@ img=$("${C[@]}" images ls -q | head -1)
 if [ -n "$img" ]; then
 	check "ctr run" "hello from containerd" "$("${C[@]}" run --rm --runc-binary "$runtime" "$img" k1 echo hello from containerd)"
 	"${C[@]}" run --rm --runc-binary "$runtime" "$img" k2 sh -c 'exit 5'; check "ctr exit code" 5 "$?"
+	contains "ctr shows the runtime's message" "no such file or directory" \
+		"$("${C[@]}" run --rm --runc-binary "$runtime" "$img" k4 /nonexistent 2>&1)"
+	"${C[@]}" container rm k4 >/dev/null 2>&1
 	"${C[@]}" run -d --runc-binary "$runtime" "$img" k3 sleep 1000 >/dev/null
 	check "ctr exec" "exec-ok" "$("${C[@]}" task exec --exec-id e1 k3 echo exec-ok)"
 	"${C[@]}" task kill -s KILL k3 >/dev/null; sleep 0.3

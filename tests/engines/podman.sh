@@ -62,6 +62,7 @@ contains "exec with a terminal" "/dev/pts/" "$("${P[@]}" exec -t c1 tty)"
 "${P[@]}" pause c1 >/dev/null; check "pause" "paused" "$("${P[@]}" inspect -f '{{.State.Status}}' c1)"
 "${P[@]}" unpause c1 >/dev/null; check "unpause" "running" "$("${P[@]}" inspect -f '{{.State.Status}}' c1)"
 "${P[@]}" update --memory 64m --cpu-shares 512 c1 >/dev/null 2>&1; check "update memory" "67108864" "$("${P[@]}" exec c1 cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)"
+check "update cpu" "512" "$("${P[@]}" exec c1 sh -c 'cat /sys/fs/cgroup/cpu*/cpu.shares | head -1' 2>/dev/null)"
 contains "top" "sleep 1000" "$("${P[@]}" top c1 2>&1)"
 "${P[@]}" stop -t 1 c1 >/dev/null 2>&1; check "stop (TERM, then KILL)" "exited" "$("${P[@]}" inspect -f '{{.State.Status}}' c1)"
 "${P[@]}" rm c1 >/dev/null
@@ -70,6 +71,9 @@ sleep 0.3
 "${P[@]}" kill -s TERM c2 >/dev/null; "${P[@]}" wait c2 >/dev/null
 check "kill delivers the signal" "3" "$("${P[@]}" inspect -f '{{.State.ExitCode}}' c2)"
 "${P[@]}" rm -f c2 >/dev/null
+"${P[@]}" run -d --name c3 --network none localhost/berth-bb:latest sleep 1000 >/dev/null
+"${P[@]}" rm -f c3 >/dev/null
+check "rm -f of a running container" "" "$("${P[@]}" ps -aq -f name=c3)"
 
 leftovers=$(find /sys/fs/cgroup -maxdepth 3 -name 'libpod-*' 2>/dev/null | head -3)
 check "no cgroups left" "" "$leftovers"
