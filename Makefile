@@ -68,6 +68,7 @@ test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory engines
 	$(MAKE) --no-print-directory vm
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 # conformance/: oci-check inside the container checks every config field
 # it was started with; RUNTIME=runc (or crun, ...) runs the same suite on
