@@ -345,3 +345,34 @@ fn masked_paths_never_bind_a_swapped_dev_null() {
     assert_eq!(b.run_ok(), "end\n");
     b.assert_no_leftovers();
 }
+
+/// `..` in the paths of an attacker's config (mount destinations, device
+/// paths, the working directory) resolves inside the rootfs, as if the
+/// rootfs were `/`: nothing is mounted or created on the host.
+#[test]
+fn dotdot_in_config_paths_stays_inside_the_rootfs() {
+    let tag = unique("escape");
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        &format!("ls -d /tmp/{tag}-mnt /tmp/{tag}-dev && pwd"),
+    ]);
+    b.own_rootfs();
+    b.config["root"]["readonly"] = json!(false);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": format!("/../../../tmp/{tag}-mnt"), "type": "tmpfs", "source": "tmpfs"
+    }));
+    b.config["linux"]["devices"] = json!([{
+        "path": format!("/dev/../../../tmp/{tag}-dev"), "type": "c", "major": 1, "minor": 3
+    }]);
+    b.config["process"]["cwd"] = json!("/../../tmp");
+    let out = b.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.ends_with("/tmp\n"), "{text}");
+    for what in ["mnt", "dev"] {
+        let host = std::path::PathBuf::from(format!("/tmp/{tag}-{what}"));
+        assert!(!host.exists(), "{} was made on the host", host.display());
+    }
+    b.assert_no_leftovers();
+}
