@@ -75,11 +75,10 @@ fn setup() -> &'static Setup {
         );
         // Other test processes may be making the user at the same time.
         let lock = std::fs::File::create("/tmp/berth-rootless-setup.lock").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
         // SAFETY: flock on an fd we own; released when `lock` is dropped.
-        assert_eq!(
-            unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
-            0
-        );
+        let locked = unsafe { libc::flock(fd, libc::LOCK_EX) };
+        assert_eq!(locked, 0);
         let exists = Command::new("getent")
             .args(["passwd", USER])
             .stdout(Stdio::null())

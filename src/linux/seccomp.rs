@@ -153,9 +153,9 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         set_timer(&self.old_timer);
+        use nix::sys::signal::{Signal, sigaction};
         // SAFETY: puts back the action that was there before arm().
-        let _ =
-            unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGALRM, &self.old) };
+        let _ = unsafe { sigaction(Signal::SIGALRM, &self.old) };
     }
 }
 
