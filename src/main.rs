@@ -2,28 +2,10 @@
 //! main parses the command line, sets up logging and dispatches; nothing
 //! else.
 
-mod cgroups;
-mod cli;
-mod commands;
-mod console;
-mod dbus;
-mod error;
-mod hooks;
-mod launch;
-mod linux;
-mod logging;
-mod notify;
-mod spec;
-mod state;
-#[cfg(test)]
-mod tempdir;
-
+use berth::cli::{self, Cli, Command};
+use berth::commands::{self, Global};
+use berth::{COMMIT, SPEC_VERSION, error, launch, linux, logging, state};
 use clap::Parser;
-use cli::{Cli, Command};
-use commands::Global;
-
-pub const SPEC_VERSION: &str = "1.2.1";
-pub const COMMIT: &str = env!("BERTH_COMMIT");
 
 fn main() {
     let args = cli::normalize_args(std::env::args());

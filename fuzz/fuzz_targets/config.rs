@@ -2,18 +2,8 @@
 //! `create` takes before the first fork (seccomp profile compiled
 //! included). Nothing may panic, whatever the bytes.
 #![no_main]
-// berth is a binary crate: the modules validation needs are compiled in
-// here at the crate root, where their `crate::` paths expect them.
-#![allow(dead_code)]
 
-#[path = "../../src/error.rs"]
-mod error;
-mod linux;
-#[path = "../../src/logging.rs"]
-mod logging;
-#[path = "../../src/spec.rs"]
-mod spec;
-
+use berth::spec;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;

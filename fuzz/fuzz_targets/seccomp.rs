@@ -6,18 +6,11 @@
 //! panics on a jump out of the program), and, when berth adds its ENOSYS
 //! prologue, answer ENOSYS above the newest syscall the profile names.
 #![no_main]
-#![allow(dead_code)]
-
-#[path = "../../src/error.rs"]
-mod error;
-mod linux;
-#[path = "../../src/logging.rs"]
-mod logging;
 
 use arbitrary::Arbitrary;
+use berth::linux::seccomp::{SECCOMP_FILTER_FLAG_NEW_LISTENER, compile, eval::decide};
 use libfuzzer_sys::fuzz_target;
 use libseccomp::{ScmpArch, ScmpSyscall};
-use linux::seccomp::{SECCOMP_FILTER_FLAG_NEW_LISTENER, compile, eval::decide};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
