@@ -168,9 +168,16 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     }
     let pid = exec::spawn(&ExecPlan {
         process: &process,
-        proc: match process.apparmor_profile() {
-            Some(p) if !p.is_empty() => Some(crate::linux::procfs::Proc::open_host()?),
-            _ => None,
+        // Only an LSM label needs procfs once in the container.
+        proc: if process
+            .apparmor_profile()
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+            || crate::linux::selinux::active(process.selinux_label().as_deref()).is_some()
+        {
+            Some(crate::linux::procfs::Proc::open_host()?)
+        } else {
+            None
         },
         caps,
         init_pid: c.saved.pid,

@@ -253,6 +253,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     }
     if let Some(proc) = &plan.proc {
         crate::linux::apparmor::apply_on_exec(proc, p.apparmor_profile().as_deref())?;
+        crate::linux::selinux::apply_on_exec(proc, p.selinux_label().as_deref())?;
     }
     process::set_user_and_caps(p, &plan.caps)?;
     // The notify fd leaves through `ch`, which the fd cleanup below closes.

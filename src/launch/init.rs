@@ -6,7 +6,7 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, sys, userns};
+use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, selinux, sys, userns};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -92,6 +92,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         sys::setdomainname(d).sys("setdomainname", d)?;
     }
     if !ctx.no_new_keyring {
+        selinux::set_key_label(ctx.proc, b.process.selinux_label().as_deref())?;
         join_session_keyring(ctx.id)?;
     }
 
@@ -202,6 +203,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         load_seccomp(f, ctx.chan)?;
     }
     crate::linux::apparmor::apply_on_exec(ctx.proc, p.apparmor_profile().as_deref())?;
+    selinux::apply_on_exec(ctx.proc, p.selinux_label().as_deref())?;
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
     // A listener's fd goes out through berth create, which is gone once

@@ -2,15 +2,23 @@
 # run-tests.sh [--systemd] [TEST...] : run berth's integration tests (the
 # named files in tests/) and the conformance suite inside a pure cgroup v2
 # VM (tests/vm/vm.sh), or with --systemd under systemd as PID 1, where the
-# scripts in tests/vm/*-check.sh run too. BERTH_VM_APPEND adds kernel arguments
-# (systemd.unified_cgroup_hierarchy=0 boots systemd's hybrid layout). The test binaries are the ones cargo built
-# for this host (static, so they need nothing from the guest); berth goes
-# to the same absolute path it has here, where the tests look for it.
+# scripts in tests/vm/*-check.sh run too.
+#   BERTH_VM_APPEND     more kernel arguments (systemd.unified_cgroup_hierarchy=0
+#                       boots systemd's hybrid layout)
+#   BERTH_EXPECT_*      reach the tests in the guest: what this boot must
+#                       have (a test that finds it missing fails)
+#   BERTH_VM_ONLY=NAME  only the tests and conformance configs whose names
+#                       hold NAME, and no check scripts: for a boot that
+#                       differs from another in one feature
+# The test binaries are the ones cargo built for this host (static, so
+# they need nothing from the guest); berth goes to the same absolute path
+# it has here, where the tests look for it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=()
 if [ "${1:-}" = --systemd ]; then mode=(--systemd); shift; fi
 CARGO=${CARGO:-cargo}
+only=${BERTH_VM_ONLY:-}
 ROOTFS=${ROOTFS:-target/test-rootfs}
 
 stage=$(mktemp -d /tmp/berth-vm-stage.XXXXXX)
@@ -54,22 +62,23 @@ mkdir -p "$(dirname "$berth")"
 cp -a tree/. "$(pwd)/"
 cp berth "$berth"
 export BERTH_TEST_ROOTFS=\$PWD/rootfs
+$(env | grep '^BERTH_EXPECT_[A-Z_]*=' | sed 's/^/export /')
 echo "guest: \$(uname -r), cgroup: \$(grep -o "^cgroup[^ ]* /sys/fs/cgroup[^ ]*" /proc/mounts | tr "\n" " "), init: \$(cat /proc/1/comm)"
 failed=""
 for t in tests/*; do
     [ -e "\$t" ] || continue
     echo "=== \$t"
-    timeout 900 ./subreaper "\$t" --test-threads=1 || failed="\$failed \${t#tests/}"
+    timeout 900 ./subreaper "\$t" --test-threads=1 $only || failed="\$failed \${t#tests/}"
 done
 echo "=== conformance"
-if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check > conformance.out 2>&1; then
+if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check ${only:+--only $only} > conformance.out 2>&1; then
     failed="\$failed conformance"
     ps -o pid,ppid,stat,args
 fi
 cat conformance.out
 for c in ./*-check.sh; do
     [ -e "\$c" ] || continue
-    [ "${mode[*]:-}" = --systemd ] || continue
+    [ "${mode[*]:-}" = --systemd ] && [ -z "$only" ] || continue
     echo "=== \$c"
     ./subreaper sh "\$c" || failed="\$failed \${c#./}"
 done
