@@ -309,3 +309,52 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
     b.ok(&["delete", "--force", &b.id]);
     b.assert_no_leftovers();
 }
+
+/// The session keyring: the init makes the container's own and exec'd
+/// processes join it, as runc's do, so no process of the container holds
+/// its caller's (the host's) keys; with create --no-new-keyring both keep
+/// the caller's, as runc's do.
+#[test]
+fn exec_joins_the_containers_session_keyring() {
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+    let probe = "/tmp/sysprobe 250 0 -3 0";
+    // SAFETY: keyctl with integer arguments only.
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+    assert!(ours > 0, "no session keyring here");
+    for no_new in [false, true] {
+        let mut b = bundle(&["sh", "-c", &format!("{probe} > /tmp/init; sleep 100")]);
+        b.with_sysprobe();
+        let out = b.create(if no_new { &["--no-new-keyring"] } else { &[] });
+        assert!(out.status.success(), "{}", stderr(&out));
+        b.ok(&["start", &b.id]);
+        let out = exec(
+            &b,
+            &[
+                &b.id,
+                "sh",
+                "-c",
+                &format!("sleep 0.2; cat /tmp/init; {probe}"),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let ids: Vec<&str> = text.lines().collect();
+        let caller = format!("ret={ours} errno=0");
+        assert_eq!(ids.len(), 2, "{text}");
+        assert!(
+            ids[0].starts_with("ret=") && ids[0].ends_with("errno=0"),
+            "{text}"
+        );
+        if no_new {
+            assert_eq!(ids, [caller.as_str(), caller.as_str()], "--no-new-keyring");
+        } else {
+            assert_ne!(ids[0], caller, "the init holds its caller's keyring");
+            assert_eq!(
+                ids[1], ids[0],
+                "exec'd process is not in the container's keyring"
+            );
+        }
+        b.ok(&["delete", "--force", &b.id]);
+        b.assert_no_leftovers();
+    }
+}

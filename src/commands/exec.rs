@@ -189,6 +189,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         mempolicy,
         join_late,
         state: c.oci_state("running"),
+        keyring: (!c.saved.no_new_keyring).then_some(c.saved.id.as_str()),
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

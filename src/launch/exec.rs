@@ -49,6 +49,9 @@ pub struct ExecPlan<'a> {
     pub join_late: Option<Vec<std::fs::File>>,
     /// The container's state, for a seccomp listener.
     pub state: serde_json::Value,
+    /// The session keyring to join (the container's id), unless the
+    /// container was created with --no-new-keyring.
+    pub keyring: Option<&'a str>,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -211,6 +214,12 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
 
 fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible> {
     let p = plan.process;
+    if let Some(id) = plan.keyring {
+        if let Some(proc) = &plan.proc {
+            crate::linux::selinux::set_key_label(proc, p.selinux_label().as_deref())?;
+        }
+        process::join_session_keyring(id)?;
+    }
     process::set_rlimits(p)?;
     process::enter_cwd(p)?;
     if let Some(sock) = plan.console {

@@ -93,7 +93,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     }
     if !ctx.no_new_keyring {
         selinux::set_key_label(ctx.proc, b.process.selinux_label().as_deref())?;
-        join_session_keyring(ctx.id)?;
+        process::join_session_keyring(ctx.id)?;
     }
 
     // The root filesystem, still reachable from the host's tree.
@@ -280,17 +280,4 @@ fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
     let r = f();
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     r
-}
-
-/// A fresh session keyring per container, so containers do not share
-/// the host's keys; kernels without keyrings are fine.
-fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
-    // SAFETY: keyctl with a valid NUL-terminated name.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    match nix::errno::Errno::result(r) {
-        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
-        Err(e) => Err(Error::sys("join session keyring", "", e)),
-    }
 }

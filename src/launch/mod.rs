@@ -333,6 +333,7 @@ pub fn create(o: &Options) -> Result<Created> {
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        no_new_keyring: o.no_new_keyring,
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;
