@@ -87,18 +87,31 @@ fn exec_changes_user_env_cwd_and_groups_on_top_of_the_container_process() {
 
 #[test]
 fn exec_with_a_process_file() {
-    let b = running(&["sleep", "100"]);
+    let mut b = bundle(&["sleep", "100"]);
+    b.with_sysprobe();
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
     let p = b.dir.join("process.json");
+    // ioprio_get(IOPRIO_WHO_PROCESS, self); stat fields 19 and 41 are the
+    // nice value and the scheduling policy.
+    let script = "echo from-file $X; grep NoNewPrivs /proc/self/status; /tmp/sysprobe 252 1 0; cut -d' ' -f19,41 /proc/self/stat";
     std::fs::write(
         &p,
-        json!({"args": ["sh", "-c", "echo from-file $X; grep NoNewPrivs /proc/self/status"], "cwd": "/", "env": ["X=1", "PATH=/bin"],
-               "user": {"uid": 0, "gid": 0}, "noNewPrivileges": true})
+        json!({"args": ["sh", "-c", script], "cwd": "/", "env": ["X=1", "PATH=/bin"],
+               "user": {"uid": 0, "gid": 0}, "noNewPrivileges": true,
+               "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0},
+               "scheduler": {"policy": "SCHED_BATCH", "nice": 7}})
         .to_string(),
     )
     .unwrap();
     let out = exec(&b, &["--process", p.to_str().unwrap(), &b.id]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "from-file 1\nNoNewPrivs:\t1\n");
+    // IOPRIO_CLASS_IDLE is 3, in the top bits: 3 << 13; SCHED_BATCH is 3.
+    assert_eq!(
+        stdout(&out),
+        "from-file 1\nNoNewPrivs:\t1\nret=24576 errno=0\n7 3\n"
+    );
     b.ok(&["delete", "--force", &b.id]);
 }
 

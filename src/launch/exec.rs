@@ -254,6 +254,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     if let Some(m) = &plan.mempolicy {
         crate::linux::numa::apply(m)?;
     }
+    // As runc's exec: the process file's I/O priority and scheduler.
+    process::set_io_priority(p)?;
+    process::set_scheduler(p)?;
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let Some(f) = &plan.seccomp
         && !nnp
