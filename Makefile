@@ -133,11 +133,13 @@ demo: deps-build build $(ROOTFS)/bin/busybox
 		$(DEMO)/config.json
 	$(RELEASE) run --bundle $(DEMO) berth-demo-$$$$
 
-# Podman, containerd and Docker drive berth end to end
+# Podman (as root, and rootless as the test user), containerd and Docker
+# drive berth end to end
 # (RUNTIME=/usr/sbin/runc runs the same scenarios on runc).
 engines: $(ROOTFS)/bin/busybox | deps
 	$(CARGO) build
 	bash tests/engines/podman.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
+	bash tests/engines/podman-rootless.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 	bash tests/engines/docker.sh $(RUNTIME) $(CURDIR)/$(ROOTFS) $(DOCKER_DIR)
 
 # The layouts this host lacks: the integration tests again in a VM whose
