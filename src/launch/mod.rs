@@ -150,7 +150,7 @@ pub fn create(o: &Options) -> Result<Created> {
             Some((unit, cgroups::systemd::Systemd::connect()?)),
         )
     } else {
-        (cgroups::locate(cgroups_path, o.id)?, None)
+        (cgroups::locate(cgroups_path, o.id, o.rootless)?, None)
     };
     let resources = linux
         .and_then(|l| l.resources().clone())
