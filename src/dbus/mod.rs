@@ -7,7 +7,9 @@
 //! as root: it needs no dbus-daemon, no Hello and no match rules, and
 //! systemd sends every signal to its private peers. Otherwise it uses the
 //! system bus ($DBUS_SYSTEM_BUS_ADDRESS, else
-//! /run/dbus/system_bus_socket), which is what runc tries first.
+//! /run/dbus/system_bus_socket), which is what runc tries first. A
+//! rootless berth drives the user's own systemd the same two ways
+//! (`systemd_sockets`).
 
 pub mod wire;
 
@@ -56,6 +58,43 @@ pub fn system_bus_paths(address: Option<&str>) -> Vec<PathBuf> {
                 .find_map(|p| p.strip_prefix("path="))
                 .map(|p| PathBuf::from(unescape(p)))
         })
+        .collect()
+}
+
+/// Whether berth drives the user's own systemd (systemd --user) rather
+/// than the system's: when it is not root, as runc does for rootless
+/// --systemd-cgroup. The system manager would neither let a user start
+/// units nor be able to move the user's processes.
+pub fn user_manager() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
+/// The sockets to try for systemd, in order, each with whether it goes
+/// through dbus-daemon. The system's: its private socket, then the system
+/// bus. The user's: its private socket under $XDG_RUNTIME_DIR (or
+/// /run/user/UID), then the session bus ($DBUS_SESSION_BUS_ADDRESS, else
+/// the `bus` socket next to it).
+pub fn systemd_sockets() -> Vec<(PathBuf, bool)> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if !user_manager() {
+        let bus = var("DBUS_SYSTEM_BUS_ADDRESS");
+        return std::iter::once((PathBuf::from(SYSTEMD_PRIVATE), false))
+            .chain(
+                system_bus_paths(bus.as_deref())
+                    .into_iter()
+                    .map(|p| (p, true)),
+            )
+            .collect();
+    }
+    let run = var("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::geteuid())));
+    let bus = match var("DBUS_SESSION_BUS_ADDRESS") {
+        Some(a) => system_bus_paths(Some(&a)),
+        None => vec![run.join("bus")],
+    };
+    std::iter::once((run.join("systemd/private"), false))
+        .chain(bus.into_iter().map(|p| (p, true)))
         .collect()
 }
 

@@ -285,3 +285,115 @@ fn a_controller_not_delegated_is_refused() {
     assert!(out.status.success(), "run: {}", stderr(&out));
     assert!(!d.deleg.join(&r.id).exists());
 }
+
+/// Stops the user's manager that the test started.
+struct UserManager(u32);
+
+impl Drop for UserManager {
+    fn drop(&mut self) {
+        let _ = Command::new("systemctl")
+            .args(["stop", &format!("user@{}.service", self.0)])
+            .status();
+    }
+}
+
+/// --systemd-cgroup as the user: the user's own systemd (systemd --user)
+/// makes the scope, as with runc. Under systemd with delegation expected
+/// (the VM), root starts user@UID.service and berth runs in a scope of the
+/// user's (systemd-run --user --scope); without systemd (here) there is no
+/// user manager, and berth says so.
+#[test]
+fn systemd_cgroup_uses_the_users_manager() {
+    let s = setup();
+    let r = Rootless::new();
+    r.spec(&["sleep", "1000"], |c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 16}});
+    });
+    let systemd = Path::new("/run/systemd/system").is_dir();
+    if !systemd {
+        let out = r.run(&["--systemd-cgroup"]);
+        assert!(
+            !out.status.success(),
+            "--systemd-cgroup without systemd ran"
+        );
+        let e = stderr(&out);
+        assert!(
+            e.contains("--systemd-cgroup")
+                && e.contains("the user's systemd")
+                && e.contains("not reachable"),
+            "{e}"
+        );
+        assert!(!r.state_root().join(&r.id).exists());
+        println!("no user manager: {}", e.trim());
+        return;
+    }
+    assert!(
+        limits_delegable(),
+        "systemd as PID 1 but memory, pids, cpu not offered"
+    );
+    let _m = UserManager(s.uid);
+    run_ok(Command::new("systemctl").args(["start", &format!("user@{}.service", s.uid)]));
+    let run_dir = format!("/run/user/{}", s.uid);
+    let as_user = |args: &[&str]| {
+        let mut c = r.cmd_via(
+            &["systemd-run", "--user", "--scope", "--quiet", "--"],
+            false,
+            args,
+        );
+        c.env("XDG_RUNTIME_DIR", &run_dir);
+        c
+    };
+    let err = r.bundle.parent().unwrap().join("sd.err");
+    let st = as_user(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        r.bundle.to_str().unwrap(),
+        &r.id,
+    ])
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&err).unwrap())
+    .status()
+    .unwrap();
+    assert!(
+        st.success(),
+        "run -d: {}",
+        std::fs::read_to_string(&err).unwrap()
+    );
+    let st = r.state(false);
+    let pid = st["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = own.trim().strip_prefix("0::").unwrap().to_string();
+    assert!(
+        path.ends_with(&format!(
+            "/user@{}.service/user.slice/berth-{}.scope",
+            s.uid, r.id
+        )),
+        "{path}"
+    );
+    let cg = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    assert_eq!(read(&cg.join("memory.max")), "67108864");
+    assert_eq!(read(&cg.join("pids.max")), "16");
+    println!(
+        "user manager scope {path}: memory.max={} pids.max={}",
+        read(&cg.join("memory.max")),
+        read(&cg.join("pids.max"))
+    );
+    let sd = |a: &[&str]| {
+        let mut v = vec!["--systemd-cgroup"];
+        v.extend(a);
+        run_ok(&mut r.cmd(false, &v))
+    };
+    sd(&["update", "--pids-limit", "30", &r.id]);
+    assert_eq!(read(&cg.join("pids.max")), "30");
+    sd(&["pause", &r.id]);
+    assert_eq!(read(&cg.join("cgroup.freeze")), "1");
+    sd(&["resume", &r.id]);
+    sd(&["kill", &r.id, "KILL"]);
+    wait_until("the container stops", || {
+        r.state(false)["status"] == "stopped"
+    });
+    sd(&["delete", &r.id]);
+    wait_until("the scope goes", || !cg.exists());
+}

@@ -60,6 +60,7 @@ cp -a tree/. "$(pwd)/"
 cp berth "$berth"
 export BERTH_TEST_ROOTFS=\$PWD/rootfs
 export BERTH_ROOTLESS_DELEGATION=$delegation
+${RUST_TEST_NOCAPTURE:+export RUST_TEST_NOCAPTURE=1}
 echo "guest: \$(uname -r), cgroup: \$(grep -o "^cgroup[^ ]* /sys/fs/cgroup[^ ]*" /proc/mounts | tr "\n" " "), init: \$(cat /proc/1/comm)"
 failed=""
 for t in tests/*; do
