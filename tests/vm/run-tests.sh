@@ -6,6 +6,9 @@
 # (systemd.unified_cgroup_hierarchy=0 boots systemd's hybrid layout). The test binaries are the ones cargo built
 # for this host (static, so they need nothing from the guest); berth goes
 # to the same absolute path it has here, where the tests look for it.
+# On pure v2 boots the guest gets BERTH_ROOTLESS_DELEGATION=1: the rootless
+# tests then must get delegated limits. RUST_TEST_NOCAPTURE=1 here shows
+# the tests' own output (the limits they saw) from the guest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=()
