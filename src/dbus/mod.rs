@@ -75,8 +75,16 @@ pub fn user_manager() -> bool {
 /// /run/user/UID), then the session bus ($DBUS_SESSION_BUS_ADDRESS, else
 /// the `bus` socket next to it).
 pub fn systemd_sockets() -> Vec<(PathBuf, bool)> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if !user_manager() {
+    let euid = nix::unistd::geteuid().as_raw();
+    sockets_for(user_manager().then_some(euid), |k| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    })
+}
+
+/// `systemd_sockets` for the system (`user` None) or a user's manager,
+/// with the environment read through `var`.
+fn sockets_for(user: Option<u32>, var: impl Fn(&str) -> Option<String>) -> Vec<(PathBuf, bool)> {
+    let Some(uid) = user else {
         let bus = var("DBUS_SYSTEM_BUS_ADDRESS");
         return std::iter::once((PathBuf::from(SYSTEMD_PRIVATE), false))
             .chain(
@@ -85,10 +93,10 @@ pub fn systemd_sockets() -> Vec<(PathBuf, bool)> {
                     .map(|p| (p, true)),
             )
             .collect();
-    }
+    };
     let run = var("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::geteuid())));
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
     let bus = match var("DBUS_SESSION_BUS_ADDRESS") {
         Some(a) => system_bus_paths(Some(&a)),
         None => vec![run.join("bus")],
@@ -338,6 +346,32 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_systemd_is_looked_for_in_its_runtime_dir() {
+        let p = |s: &str, bus: bool| (PathBuf::from(s), bus);
+        let none = |_: &str| None;
+        assert_eq!(
+            sockets_for(None, none),
+            [p(SYSTEMD_PRIVATE, false), p(SYSTEM_BUS, true)]
+        );
+        assert_eq!(
+            sockets_for(Some(1001), none),
+            [
+                p("/run/user/1001/systemd/private", false),
+                p("/run/user/1001/bus", true)
+            ]
+        );
+        let env = |k: &str| match k {
+            "XDG_RUNTIME_DIR" => Some("/x".to_string()),
+            "DBUS_SESSION_BUS_ADDRESS" => Some("unix:path=/s/bus".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            sockets_for(Some(1001), env),
+            [p("/x/systemd/private", false), p("/s/bus", true)]
+        );
+    }
 
     #[test]
     fn system_bus_address_parsing() {
