@@ -387,6 +387,10 @@ fn systemd_cgroup_uses_the_users_manager() {
     };
     sd(&["update", "--pids-limit", "30", &r.id]);
     assert_eq!(read(&cg.join("pids.max")), "30");
+    let ev: Value = serde_json::from_str(&sd(&["events", "--stats", &r.id])).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], 30, "{ev}");
+    let ps: Vec<i64> = serde_json::from_str(&sd(&["ps", "--format", "json", &r.id])).unwrap();
+    assert_eq!(ps, [pid]);
     sd(&["pause", &r.id]);
     assert_eq!(read(&cg.join("cgroup.freeze")), "1");
     sd(&["resume", &r.id]);
