@@ -150,7 +150,8 @@ impl Cgroup {
         while i < writes.len() {
             let (w, on_v2) = &writes[i];
             let dir = if *on_v2 {
-                self.v2_dir_with(w.controller)?
+                self.v2_dir_with(w.controller)
+                    .map_err(|e| self.not_delegated(w, e))?
             } else {
                 self.v1_dir(w.controller)
             };
@@ -212,6 +213,20 @@ impl Cgroup {
             s.hierarchy.mount_name(),
             s.reason
         )))
+    }
+
+    /// A rootless container's v2 cgroup lacks a controller whose parent
+    /// will not enable it for the user: the limit is refused, saying which
+    /// controller the delegation is missing (runc's rootless rule: use what
+    /// was delegated, refuse what was not).
+    fn not_delegated(&self, w: &FileWrite, e: Error) -> Error {
+        if !self.rootless || !super::is_permission(&e) {
+            return e.context("linux.resources");
+        }
+        Error::msg(format!(
+            "linux.resources: cannot set {}: berth runs rootless and the {} controller is not delegated to this user ({e}); delegate it (systemd Delegate=, or enable it in that cgroup.subtree_control as root) or remove the limit",
+            w.file, w.controller
+        ))
     }
 
     fn check_usage_below(&self, limit: i64) -> Result<()> {
@@ -331,9 +346,14 @@ mod tests {
         );
         let own = format!("{OWN}5:devices:/\n");
         let at = |mountinfo: &str| {
-            let c =
-                super::super::locate_in(&super::super::parse_mountinfo(mountinfo), &own, None, "x")
-                    .unwrap();
+            let c = super::super::locate_in(
+                &super::super::parse_mountinfo(mountinfo),
+                &own,
+                None,
+                "x",
+                false,
+            )
+            .unwrap();
             match c.device_policy_at() {
                 DevicePolicyAt::V1(p) => format!("v1 {}", p.display()),
                 DevicePolicyAt::Ebpf(p) => format!("ebpf {}", p.display()),

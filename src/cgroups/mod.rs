@@ -174,11 +174,33 @@ pub fn own_path(proc_cgroup: &str, h: &Hierarchy) -> Option<String> {
 
 /// Where the container's cgroup goes on each hierarchy: an absolute
 /// cgroupsPath from each hierarchy's root; a relative one (or the default,
-/// the container id) under berth's own cgroup there, as runc does.
-pub fn locate(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+/// the container id) under berth's own cgroup there, as runc does. A
+/// rootless berth on v2 puts it beside its own cgroup instead (see
+/// `relative_base`).
+pub fn locate(cgroups_path: Option<&Path>, id: &str, rootless: bool) -> Result<Cgroup> {
     let mountinfo = read_proc("/proc/self/mountinfo")?;
     let own = read_proc("/proc/self/cgroup")?;
-    locate_in(&parse_mountinfo(&mountinfo), &own, cgroups_path, id)
+    locate_in(
+        &parse_mountinfo(&mountinfo),
+        &own,
+        cgroups_path,
+        id,
+        rootless,
+    )
+}
+
+/// The cgroup a relative cgroupsPath starts from. v2's no-internal-process
+/// rule: a user's delegated cgroup is used by putting the caller in a leaf
+/// of it, and that leaf (berth's own cgroup, berth in it) can never enable
+/// controllers for a child. So a rootless berth starts from the parent of
+/// its own v2 cgroup, as runc does on v2: the container's cgroup becomes
+/// a sibling of the caller's leaf, inside the delegated subtree.
+fn relative_base(own: &str, h: &Hierarchy, rootless: bool) -> PathBuf {
+    let base = PathBuf::from(own_path(own, h).unwrap_or_else(|| "/".into()));
+    match base.parent() {
+        Some(up) if rootless && h.v2 => up.to_path_buf(),
+        _ => base,
+    }
 }
 
 /// procfs files report size 0: read them with one large buffer rather
@@ -197,6 +219,7 @@ pub fn locate_in(
     own: &str,
     cgroups_path: Option<&Path>,
     id: &str,
+    rootless: bool,
 ) -> Result<Cgroup> {
     let wanted = match cgroups_path {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -224,8 +247,7 @@ pub fn locate_in(
         let from_root = if wanted.is_absolute() {
             wanted.clone()
         } else {
-            let base = own_path(own, h).unwrap_or_else(|| "/".into());
-            PathBuf::from(base).join(&wanted)
+            relative_base(own, h, rootless).join(&wanted)
         };
         // A hierarchy mounted from a subtree shows paths below its root.
         let below = from_root.strip_prefix(&h.root).unwrap_or(&from_root);
@@ -238,6 +260,7 @@ pub fn locate_in(
     }
     Ok(Cgroup {
         dirs,
+        rootless,
         ..Default::default()
     })
 }
@@ -642,7 +665,7 @@ mod tests {
     #[test]
     fn relative_paths_go_under_our_own_cgroup() {
         let h = parse_mountinfo(HYBRID);
-        let c = locate_in(&h, OWN, None, "abc").unwrap();
+        let c = locate_in(&h, OWN, None, "abc", false).unwrap();
         let paths: Vec<_> = c.dirs.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths[0], PathBuf::from("/sys/fs/cgroup/cpu/abc"));
         assert_eq!(
@@ -650,15 +673,38 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc")
         );
         assert_eq!(paths[3], PathBuf::from("/sys/fs/cgroup/unified/abc"));
-        let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc").unwrap();
+        let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc", false).unwrap();
         assert_eq!(c.dirs[1].path, PathBuf::from("/sys/fs/cgroup/memory/pod/x"));
+    }
+
+    #[test]
+    fn rootless_on_v2_goes_beside_its_own_cgroup() {
+        let h = parse_mountinfo(HYBRID);
+        let own = "4:memory:/outer/inner\n0::/user/deleg/caller\n";
+        let c = locate_in(&h, own, None, "abc", true).unwrap();
+        // v1 keeps the container under berth's own cgroup.
+        assert_eq!(
+            c.dirs[1].path,
+            PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc")
+        );
+        assert_eq!(
+            c.dirs[3].path,
+            PathBuf::from("/sys/fs/cgroup/unified/user/deleg/abc")
+        );
+        assert!(c.rootless);
+        // At the root there is nothing above; absolute paths are as given.
+        let c = locate_in(&h, "0::/\n", Some(Path::new("x/y")), "abc", true).unwrap();
+        assert_eq!(c.dirs[3].path, PathBuf::from("/sys/fs/cgroup/unified/x/y"));
+        let c = locate_in(&h, own, Some(Path::new("/a")), "abc", true).unwrap();
+        assert_eq!(c.dirs[3].path, PathBuf::from("/sys/fs/cgroup/unified/a"));
     }
 
     #[test]
     fn escaping_paths_and_systemd_form_are_refused() {
         let h = parse_mountinfo(HYBRID);
-        assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x").is_err());
-        let e = locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x").unwrap_err();
+        assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x", false).is_err());
+        let e =
+            locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x", false).unwrap_err();
         assert!(e.to_string().contains("systemd"), "{e}");
     }
 
@@ -679,7 +725,7 @@ mod tests {
         let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("busy")).unwrap();
         std::fs::write(t.path().join("busy/cgroup.procs"), "4242\n").unwrap();
-        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x").unwrap();
+        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x", false).unwrap();
         let e = c.create().unwrap_err().to_string();
         assert!(e.contains("already exists and holds processes"), "{e}");
         c.destroy().unwrap();
@@ -690,7 +736,14 @@ mod tests {
     fn create_and_destroy_against_a_temp_dir() {
         let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("existing")).unwrap();
-        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/existing/a/b")), "x").unwrap();
+        let mut c = locate_in(
+            &[h],
+            "1:pids:/\n",
+            Some(Path::new("/existing/a/b")),
+            "x",
+            false,
+        )
+        .unwrap();
         c.create().unwrap();
         assert!(t.path().join("existing/a/b").is_dir());
         assert_eq!(

@@ -150,7 +150,7 @@ pub fn create(o: &Options) -> Result<Created> {
             Some((unit, cgroups::systemd::Systemd::connect()?)),
         )
     } else {
-        (cgroups::locate(cgroups_path, o.id)?, None)
+        (cgroups::locate(cgroups_path, o.id, o.rootless)?, None)
     };
     let resources = linux
         .and_then(|l| l.resources().clone())
@@ -279,6 +279,8 @@ pub fn create(o: &Options) -> Result<Created> {
         // Undone by create itself until it returns: a unit of that name
         // that was there before is not ours to stop.
         cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices)?;
+        // The user's systemd (rootless): the device policy is best effort.
+        cgroup.rootless = o.rootless;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&resources, &devices, false)?;
         crate::logging::step("cgroups created");
