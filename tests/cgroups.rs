@@ -553,3 +553,87 @@ fn more_resources_land_in_their_files() {
     b.ok(&["delete", "--force", &b.id]);
     b.assert_no_leftovers();
 }
+
+/// berth started from a cgroup that holds processes, as from a login
+/// session or a service, with a relative cgroupsPath. On v2 such a cgroup
+/// can enable no controller for a child, so the container's cgroup goes
+/// beside it, as runc's does, and its memory limit lands; on v1 (here)
+/// it goes below the caller's cgroup, as before.
+#[test]
+fn a_caller_in_a_busy_cgroup_still_gets_limits() {
+    let v2 = pure_v2();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own_path = |ctrl: &str| -> String {
+        own.lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+                (c == ctrl || c.split(',').any(|x| x == ctrl)).then(|| p.to_string())
+            })
+            .unwrap()
+    };
+    // The caller's cgroup: a new one beside ours, with a sleeper in it.
+    let (mnt, caller_rel) = if v2 {
+        ("/sys/fs/cgroup", own_path(""))
+    } else {
+        ("/sys/fs/cgroup/memory", own_path("memory"))
+    };
+    let mut b = bundle(&["sleep", "100"]);
+    let busy = Path::new(mnt)
+        .join(caller_rel.trim_start_matches('/'))
+        .join(format!("busy-{}", b.id));
+    std::fs::create_dir(&busy).unwrap();
+    let mut sleeper = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec sleep 100",
+            busy.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    b.config["linux"]["cgroupsPath"] = json!(format!("rel-{}", b.id));
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}});
+    b.write();
+    let err_path = b.dir.join("create.stderr");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$@\"",
+            busy.display()
+        ))
+        .arg("sh")
+        .arg(berth())
+        .args(["--root", b.root.to_str().unwrap(), "create", "-b"])
+        .arg(&b.dir)
+        .arg(&b.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let e = std::fs::read_to_string(&err_path).unwrap();
+    let (want, limit_file) = if v2 {
+        (
+            busy.parent().unwrap().join(format!("rel-{}", b.id)),
+            "memory.max",
+        )
+    } else {
+        (busy.join(format!("rel-{}", b.id)), "memory.limit_in_bytes")
+    };
+    let limit = std::fs::read_to_string(want.join(limit_file));
+    b.ok(&["delete", "--force", &b.id]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir(&busy);
+    assert!(status.success(), "create from a busy cgroup failed: {e}");
+    assert_eq!(
+        limit.map(|l| l.trim().to_string()).ok().as_deref(),
+        Some("67108864"),
+        "{}",
+        want.display()
+    );
+    assert!(!want.exists(), "{} left behind", want.display());
+}

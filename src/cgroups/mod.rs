@@ -190,15 +190,17 @@ pub fn locate(cgroups_path: Option<&Path>, id: &str, rootless: bool) -> Result<C
 }
 
 /// The cgroup a relative cgroupsPath starts from. v2's no-internal-process
-/// rule: a user's delegated cgroup is used by putting the caller in a leaf
-/// of it, and that leaf (berth's own cgroup, berth in it) can never enable
-/// controllers for a child. So a rootless berth starts from the parent of
-/// its own v2 cgroup, as runc does on v2: the container's cgroup becomes
-/// a sibling of the caller's leaf, inside the delegated subtree.
-fn relative_base(own: &str, h: &Hierarchy, rootless: bool) -> PathBuf {
+/// rule: a cgroup that holds processes (berth's own: a login session, a
+/// service, a user's delegated leaf) can never enable controllers for a
+/// child. So on v2 berth starts from the parent of its own cgroup, as
+/// runc's v2 driver does, and the container's cgroup becomes a sibling of
+/// the caller's. On a hybrid host only rootless does so (its delegation
+/// is v2); root keeps the v1 rule there, under its own cgroup, on every
+/// hierarchy alike.
+fn relative_base(own: &str, h: &Hierarchy, beside: bool) -> PathBuf {
     let base = PathBuf::from(own_path(own, h).unwrap_or_else(|| "/".into()));
     match base.parent() {
-        Some(up) if rootless && h.v2 => up.to_path_buf(),
+        Some(up) if beside && h.v2 => up.to_path_buf(),
         _ => base,
     }
 }
@@ -242,12 +244,13 @@ pub fn locate_in(
             format!("{s:?} is a systemd slice:prefix:name path: it needs --systemd-cgroup"),
         ));
     }
+    let pure_v2 = hierarchies.iter().all(|h| h.v2);
     let mut dirs = Vec::new();
     for h in hierarchies {
         let from_root = if wanted.is_absolute() {
             wanted.clone()
         } else {
-            relative_base(own, h, rootless).join(&wanted)
+            relative_base(own, h, rootless || pure_v2).join(&wanted)
         };
         // A hierarchy mounted from a subtree shows paths below its root.
         let below = from_root.strip_prefix(&h.root).unwrap_or(&from_root);
@@ -675,6 +678,20 @@ mod tests {
         assert_eq!(paths[3], PathBuf::from("/sys/fs/cgroup/unified/abc"));
         let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc", false).unwrap();
         assert_eq!(c.dirs[1].path, PathBuf::from("/sys/fs/cgroup/memory/pod/x"));
+    }
+
+    #[test]
+    fn on_pure_v2_relative_paths_go_beside_our_own_cgroup() {
+        let h = parse_mountinfo("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n");
+        let own = "0::/user.slice/user-0.slice/session-1.scope\n";
+        let c = locate_in(&h, own, None, "abc", false).unwrap();
+        assert_eq!(
+            c.dirs[0].path,
+            PathBuf::from("/sys/fs/cgroup/user.slice/user-0.slice/abc")
+        );
+        // From the root cgroup there is nothing above it.
+        let c = locate_in(&h, "0::/\n", Some(Path::new("x/y")), "abc", false).unwrap();
+        assert_eq!(c.dirs[0].path, PathBuf::from("/sys/fs/cgroup/x/y"));
     }
 
     #[test]

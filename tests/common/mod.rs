@@ -234,7 +234,7 @@ impl Bundle {
     }
 
     /// The cgroup directories a container with this id would have (the
-    /// default cgroupsPath: the id under our own cgroup).
+    /// default cgroupsPath: the id under our own cgroup, beside it on v2).
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         cgroup_dirs_for(&self.id)
     }
@@ -268,9 +268,15 @@ pub fn cgroup_dirs_for(id: &str) -> Vec<PathBuf> {
         } else {
             format!("/sys/fs/cgroup/{}", ctrl.trim_start_matches("name="))
         };
+        // On pure v2 berth goes beside its caller's cgroup, as runc does.
+        let path = if ctrl.is_empty() && own.lines().count() == 1 {
+            Path::new(path).parent().unwrap_or(Path::new("/"))
+        } else {
+            Path::new(path)
+        };
         out.push(
             PathBuf::from(mnt)
-                .join(path.trim_start_matches('/'))
+                .join(path.strip_prefix("/").unwrap_or(path))
                 .join(id),
         );
     }
