@@ -103,7 +103,8 @@ conformance-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 
 # The CVE regression tests on berth, runc and crun (tests/cve-peers.sh):
 # fails unless each peer fails exactly the tests of the fixes its Debian
-# package lacks and berth passes all (about 1.5 minutes, so not in test).
+# package lacks, with the attack's effect, and berth passes all (about
+# 2 minutes, so not in test).
 cve-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 	CARGO="$(CARGO)" BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) bash tests/cve-peers.sh $(CRUN_SHIM)
 

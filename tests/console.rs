@@ -209,7 +209,10 @@ fn a_console_symlink_in_the_image_is_replaced_not_followed() {
     let (_, mut fds) = rx.join().unwrap();
     b.ok(&["start", &b.id]);
     let text = read_all(fds.remove(0)).replace('\r', "");
-    assert_eq!(text, "c\n-\n");
+    assert_eq!(
+        text, "c\n-\n",
+        "types of /dev/console and /etc/victim: the pty went to the link's target"
+    );
     assert_eq!(
         std::fs::read_to_string(r.join("etc/victim")).unwrap(),
         "untouched\n"
