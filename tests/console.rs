@@ -184,8 +184,13 @@ fn foreground_exec_with_a_terminal_relays_too() {
 #[test]
 fn a_console_symlink_in_the_image_is_replaced_not_followed() {
     // CVE-2025-52565: /dev/console as a symlink must not aim the pty bind
-    // at another file. Here /dev is the image's own directory.
-    let mut b = bundle(&["sh", "-c", "ls -l /dev/console | cut -c1; cat /etc/victim"]);
+    // at another file. Here /dev is the image's own directory. The victim's
+    // type is what tells (reading a pty bound over it would block).
+    let mut b = peer_bundle(&[
+        "sh",
+        "-c",
+        "ls -l /dev/console | cut -c1; ls -lL /etc/victim | cut -c1",
+    ]);
     let r = b.own_rootfs();
     std::fs::write(r.join("etc/victim"), "untouched\n").unwrap();
     std::os::unix::fs::symlink("/etc/victim", r.join("dev/console")).unwrap();
@@ -195,17 +200,23 @@ fn a_console_symlink_in_the_image_is_replaced_not_followed() {
     b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]}));
     b.config["process"]["terminal"] = json!(true);
     b.config["root"]["readonly"] = json!(false);
-    b.write();
-    let out = b
-        .cmd(&["run", "-b", b.dir.to_str().unwrap(), &b.id])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    // Through a console socket, as engines do (a foreground run with a
+    // terminal needs one of its own on stdin with runc).
+    let sock = b.dir.join("console.sock");
+    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out).replace('\r', "");
-    assert_eq!(text, "c\nuntouched\n");
+    let (_, mut fds) = rx.join().unwrap();
+    b.ok(&["start", &b.id]);
+    let text = read_all(fds.remove(0)).replace('\r', "");
+    assert_eq!(
+        text, "c\n-\n",
+        "types of /dev/console and /etc/victim: the pty went to the link's target"
+    );
     assert_eq!(
         std::fs::read_to_string(r.join("etc/victim")).unwrap(),
         "untouched\n"
     );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
 }

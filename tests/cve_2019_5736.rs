@@ -4,18 +4,19 @@
 //! handle, and reopens it for writing once the runtime has exited, which
 //! overwrites the host's runtime binary. berth's processes are non-dumpable
 //! from birth until they exec the container's program, so the open is
-//! refused.
+//! refused. With BERTH_TEST_RUNTIME the attack targets a copy of that
+//! runtime instead (see tests/common).
 
 mod common;
 use common::*;
 use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// berth run from a private copy: the attack's target, so that a success
-/// cannot damage the binary the other tests use.
+/// The runtime run from a private copy: the attack's target, so that a
+/// success cannot damage the binary the other tests use.
 struct Runtime {
     bin: PathBuf,
     original: Vec<u8>,
@@ -23,8 +24,8 @@ struct Runtime {
 
 impl Runtime {
     fn copy_into(dir: &Path) -> Runtime {
-        let bin = dir.join("berth");
-        std::fs::copy(berth(), &bin).unwrap();
+        let bin = dir.join(runtime_name());
+        std::fs::copy(runtime(), &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         let original = std::fs::read(&bin).unwrap();
         Runtime { bin, original }
@@ -35,7 +36,7 @@ impl Runtime {
     /// holds it open for writing, which only a successful attack does.
     fn run(&self, b: &Bundle, args: &[&str]) -> std::io::Result<Output> {
         let err = b.dir.join("runtime.stderr");
-        let status = Command::new(&self.bin)
+        let status = runtime_command(&self.bin)
             .arg("--root")
             .arg(&b.root)
             .args(args)
@@ -52,7 +53,7 @@ impl Runtime {
 
     fn ok(&self, b: &Bundle, args: &[&str]) {
         let out = self.run(b, args).unwrap();
-        assert!(out.status.success(), "berth {args:?}: {}", stderr(&out));
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
 
     fn unchanged(&self) -> bool {
@@ -60,7 +61,7 @@ impl Runtime {
     }
 }
 
-/// Run the attacker in a container for `secs` while berth execs into it
+/// Run the attacker in a container for `secs` while the runtime execs into it
 /// and creates a second container in its pid namespace; returns the
 /// attacker's report.
 fn attack(rt: &Runtime, attacker: &mut Bundle, secs: u64) -> String {
@@ -75,9 +76,10 @@ fn attack(rt: &Runtime, attacker: &mut Bundle, secs: u64) -> String {
         "sh",
         "-c",
         format!(
-            "/tmp/sysprobe exe-attack {} {} {secs} > /tmp/out/report.tmp; mv /tmp/out/report.tmp /tmp/out/report",
+            "/tmp/sysprobe exe-attack {} {} {secs} {} > /tmp/out/report.tmp; mv /tmp/out/report.tmp /tmp/out/report",
             meta.dev(),
-            meta.ino()
+            meta.ino(),
+            runtime_name()
         )
     ]);
     attacker.write();
@@ -89,14 +91,14 @@ fn attack(rt: &Runtime, attacker: &mut Bundle, secs: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut round = 0;
     while Instant::now() + Duration::from_millis(1500) < deadline {
-        // An exec: its process runs berth until it execs `true`. Failures
+        // An exec: its process runs the runtime until it execs `true`. Failures
         // here are the attack's effects: the verdict comes at the end.
         for _ in 0..5 {
             let _ = rt.run(attacker, &["exec", id, "true"]);
         }
         // A container whose init shares the attacker's pid namespace and
-        // waits, running berth, in "created".
-        let mut other = bundle(&["true"]);
+        // waits, running the runtime, in "created".
+        let mut other = peer_bundle(&["true"]);
         other.id = format!("{}-{round}", other.id);
         other.config["linux"]["namespaces"] = json!([
             {"type": "pid", "path": format!("/proc/{init}/ns/pid")},
@@ -117,7 +119,7 @@ fn attack(rt: &Runtime, attacker: &mut Bundle, secs: u64) -> String {
         assert!(Instant::now() < until, "the attacker never reported");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The test's own berth cleans up: the copy may be damaged.
+    // The runtime's original cleans up: the copy may be damaged.
     attacker.ok(&["delete", "--force", id]);
     std::fs::read_to_string(report).unwrap()
 }
@@ -133,7 +135,7 @@ fn field(report: &str, name: &str) -> u64 {
 /// The attack from a root container with these capabilities; returns the
 /// attacker's report once the runtime binary has been checked.
 fn attack_as(caps: &[&str]) -> (bool, String) {
-    let mut b = bundle(&[]);
+    let mut b = peer_bundle(&[]);
     let caps = json!(caps);
     b.config["process"]["capabilities"] =
         json!({"bounding": caps, "effective": caps, "permitted": caps});
@@ -151,7 +153,7 @@ fn a_container_cannot_open_or_overwrite_the_runtime_binary() {
     assert!(unchanged, "the runtime binary was modified: {report}");
     assert_eq!(field(&report, "wrote"), 0, "{report}");
     assert_eq!(field(&report, "opened"), 0, "{report}");
-    // It did see berth's processes: the window was there to attack.
+    // It did see the runtime's processes: the window was there to attack.
     assert!(field(&report, "seen") >= 1, "{report}");
 }
 

@@ -7,6 +7,11 @@
 //! through the same handle; SELinux labels are not written.) With the sysctl
 //! written through the container's /proc path instead, the first test
 //! fails: the decoy is written, or create fails on the tmpfs.
+//!
+//! Runtimes that refuse mounts over /proc (runc's checkProcMount) pass the
+//! static tests; the advisory's attack gets past that check with a racing
+//! container whose shared mounts place the decoy after the check. The
+//! last test wins that race deterministically with a createContainer hook.
 
 mod common;
 use common::*;
@@ -32,7 +37,7 @@ fn in_netns(pid: i64, path: &str) -> String {
 
 #[test]
 fn sysctl_writes_ignore_mounts_over_proc_sys() {
-    let mut b = bundle(&["sleep", "100"]);
+    let mut b = peer_bundle(&["sleep", "100"]);
     let fake = decoy(&b, "ip_forward");
     let mounts = b.config["mounts"].as_array_mut().unwrap();
     // A file bound over the sysctl, a tmpfs over the directory of another.
@@ -43,6 +48,12 @@ fn sysctl_writes_ignore_mounts_over_proc_sys() {
     b.config["linux"]["sysctl"] =
         json!({"net.ipv4.ip_forward": "1", "net.ipv4.conf.lo.forwarding": "1"});
     let out = b.create(&[]);
+    if !runtime_is_berth() && !out.status.success() {
+        // Another runtime's refusal of the mounts is as good as ignoring them.
+        assert_eq!(std::fs::read_to_string(&fake).unwrap(), "0\n");
+        b.assert_no_leftovers();
+        return;
+    }
     assert!(out.status.success(), "{}", stderr(&out));
     let pid = b.state()["pid"].as_i64().unwrap();
 
@@ -69,7 +80,7 @@ fn sysctl_writes_ignore_mounts_over_proc_sys() {
 #[test]
 fn oom_score_adj_ignores_mounts_over_proc_self() {
     for dest in ["/proc/self/oom_score_adj", "/proc/1/oom_score_adj"] {
-        let mut b = bundle(&["sleep", "100"]);
+        let mut b = peer_bundle(&["sleep", "100"]);
         let fake = decoy(&b, "oom_score_adj");
         b.config["mounts"].as_array_mut().unwrap().push(
             json!({"destination": dest, "type": "bind", "source": fake, "options": ["bind"]}),
@@ -79,7 +90,7 @@ fn oom_score_adj_ignores_mounts_over_proc_self() {
         if !out.status.success() {
             // Refusing the mount is as good as ignoring it.
             let e = stderr(&out);
-            assert!(e.contains("mounts["), "{dest}: {e}");
+            assert!(!runtime_is_berth() || e.contains("mounts["), "{dest}: {e}");
             assert_eq!(std::fs::read_to_string(&fake).unwrap(), "0\n");
             b.assert_no_leftovers();
             continue;
@@ -97,4 +108,36 @@ fn oom_score_adj_ignores_mounts_over_proc_self() {
         );
         b.ok(&["delete", "--force", &b.id]);
     }
+}
+
+#[test]
+fn sysctl_writes_ignore_a_mount_placed_after_the_mounts_are_checked() {
+    // The hook runs in the container's mount namespace once the runtime
+    // has made and checked its mounts, before pivot_root: where a racing
+    // container's shared mount would land. A runtime that writes sysctls
+    // through the container's /proc after that point writes the decoy.
+    let mut b = peer_bundle(&["sleep", "100"]);
+    let fake = decoy(&b, "ip_forward");
+    let target = format!(
+        "{}/proc/sys/net/ipv4/ip_forward",
+        b.config["root"]["path"].as_str().unwrap()
+    );
+    b.config["hooks"] = json!({"createContainer": [
+        {"path": "/bin/mount", "args": ["mount", "--bind", fake, target]}
+    ]});
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = b.state()["pid"].as_i64().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&fake).unwrap(),
+        "0\n",
+        "the decoy was written"
+    );
+    assert_eq!(in_netns(pid, "/proc/sys/net/ipv4/ip_forward"), "1");
+    // The decoy is in place: the container sees it.
+    b.ok(&["start", &b.id]);
+    let seen = b.ok(&["exec", &b.id, "cat", "/proc/sys/net/ipv4/ip_forward"]);
+    assert_eq!(seen, "0\n");
+    b.ok(&["delete", "--force", &b.id]);
 }

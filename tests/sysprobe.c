@@ -8,7 +8,7 @@
  *                          "spawn errno=E"
  *   sysprobe thread        pthread_create (clone3 first too): "thread ok"
  *                          or "thread errno=E"
- *   sysprobe exe-attack DEV INO SECONDS
+ *   sysprobe exe-attack DEV INO SECONDS NAME
  *                          CVE-2019-5736 from inside: for SECONDS, open
  *                          /proc/PID/exe of every other process (O_PATH,
  *                          and O_WRONLY), keep what is the runtime's binary
@@ -16,7 +16,8 @@
  *                          reopen those through /proc/self/fd for writing,
  *                          as the exploit does once the runtime has exited.
  *                          Prints "seen=S opened=O wrote=W" (S: processes
- *                          named berth*, O: opens of the binary, W: writes)
+ *                          whose comm starts with NAME, O: opens of the
+ *                          binary, W: writes)
  *                          then the errno of each failed open, counted */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -40,7 +41,7 @@ static void *nothing(void *arg)
 	return arg;
 }
 
-static int exe_attack(dev_t dev, ino_t ino, int seconds)
+static int exe_attack(dev_t dev, ino_t ino, int seconds, const char *name)
 {
 	int held[256], nheld = 0, seen = 0, opened = 0, wrote = 0;
 	int errs[256] = {0};
@@ -58,7 +59,7 @@ static int exe_attack(dev_t dev, ino_t ino, int seconds)
 			snprintf(path, sizeof path, "/proc/%d/comm", pid);
 			int c = open(path, O_RDONLY);
 			if (c >= 0) {
-				if (read(c, comm, sizeof comm - 1) > 0 && strncmp(comm, "berth", 5) == 0 &&
+				if (read(c, comm, sizeof comm - 1) > 0 && strncmp(comm, name, strlen(name)) == 0 &&
 				    pid < 65536 && !seen_pids[pid]) {
 					seen_pids[pid] = 1;
 					seen++;
@@ -113,8 +114,8 @@ static int exe_attack(dev_t dev, ino_t ino, int seconds)
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && strcmp(argv[1], "exe-attack") == 0)
-		return exe_attack(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	if (argc == 6 && strcmp(argv[1], "exe-attack") == 0)
+		return exe_attack(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]), argv[5]);
 	long a[6] = {0};
 	if (argc == 3 && strcmp(argv[1], "spawn") == 0) {
 		pid_t pid;

@@ -13,6 +13,45 @@ pub fn berth() -> &'static str {
     env!("CARGO_BIN_EXE_berth")
 }
 
+/// The runtime the CVE regression tests attack: berth, unless
+/// BERTH_TEST_RUNTIME names another runtime with runc's command line
+/// (`make cve-peers` runs them on runc and crun to show that they catch a
+/// runtime lacking the fix). BERTH_TEST_RUNTIME_PRELOAD is LD_PRELOAD for
+/// it (crun needs a shim on this hybrid host). Only bundles made with
+/// `peer_bundle` use it: every other test is about berth's own behaviour.
+pub fn runtime() -> PathBuf {
+    std::env::var_os("BERTH_TEST_RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(berth()))
+}
+
+/// Whether the CVE tests drive berth itself: berth's own error messages
+/// and internals are checked only then.
+pub fn runtime_is_berth() -> bool {
+    runtime() == Path::new(berth())
+}
+
+/// The runtime's file name ("berth", "runc", ...): the start of its
+/// processes' comm.
+pub fn runtime_name() -> String {
+    runtime()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A command running `bin` with the runtime's preload, if any.
+pub fn runtime_command(bin: &Path) -> Command {
+    let mut c = Command::new(bin);
+    if bin != Path::new(berth())
+        && let Some(p) = std::env::var_os("BERTH_TEST_RUNTIME_PRELOAD")
+    {
+        c.env("LD_PRELOAD", p);
+    }
+    c
+}
+
 /// The shared busybox rootfs, built once from Debian's busybox-static.
 pub fn rootfs() -> PathBuf {
     static BUILD: Once = Once::new();
@@ -74,6 +113,8 @@ pub fn unique(prefix: &str) -> String {
 /// A bundle directory (config.json only; root.path points at the shared
 /// rootfs unless the test makes its own) plus a private --root.
 pub struct Bundle {
+    /// The runtime binary every command of this bundle runs.
+    pub runtime: PathBuf,
     pub dir: PathBuf,
     pub root: PathBuf,
     pub id: String,
@@ -82,7 +123,7 @@ pub struct Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        let _ = Command::new(berth())
+        let _ = runtime_command(&self.runtime)
             .arg("--root")
             .arg(&self.root)
             .args(["delete", "--force", &self.id])
@@ -131,11 +172,37 @@ pub fn bundle(args: &[&str]) -> Bundle {
         }
     });
     Bundle {
+        runtime: PathBuf::from(berth()),
         dir,
         root,
         id,
         config,
     }
+}
+
+/// A bundle whose commands run `runtime()`: for the CVE tests. Its
+/// ociVersion is the oldest every runtime here knows (crun 1.8.1 refuses
+/// 1.2.0). The first one in a test process checks that the runtime runs
+/// a plain container: a test that accepts a refusal must not pass only
+/// because the runtime refuses everything.
+pub fn peer_bundle(args: &[&str]) -> Bundle {
+    static WORKS: Once = Once::new();
+    WORKS.call_once(|| {
+        let mut b = bundle(&["true"]);
+        b.runtime = runtime();
+        b.config["ociVersion"] = json!("1.0.2");
+        let out = b.run();
+        assert!(
+            out.status.success(),
+            "{} cannot run a plain container: {}",
+            b.runtime.display(),
+            stderr(&out)
+        );
+    });
+    let mut b = bundle(args);
+    b.runtime = runtime();
+    b.config["ociVersion"] = json!("1.0.2");
+    b
 }
 
 impl Bundle {
@@ -169,7 +236,7 @@ impl Bundle {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(berth());
+        let mut c = runtime_command(&self.runtime);
         c.arg("--root").arg(&self.root).args(args);
         c
     }
@@ -188,7 +255,8 @@ impl Bundle {
         let out = self.run();
         assert!(
             out.status.success(),
-            "berth run failed: {:?}\nstdout: {}\nstderr: {}",
+            "{} run failed: {:?}\nstdout: {}\nstderr: {}",
+            self.runtime.display(),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
@@ -223,7 +291,8 @@ impl Bundle {
         let out = self.cmd(args).stdin(Stdio::null()).output().unwrap();
         assert!(
             out.status.success(),
-            "berth {args:?} failed: {}",
+            "{} {args:?} failed: {}",
+            self.runtime.display(),
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
