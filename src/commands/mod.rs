@@ -1,5 +1,6 @@
 //! One small file per subcommand.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -26,4 +28,6 @@ pub struct Global {
     /// --rootless (or its auto-detection): cgroups the user may not write
     /// are skipped.
     pub rootless: bool,
+    /// --criu: the criu binary for checkpoint and restore.
+    pub criu: Option<String>,
 }
