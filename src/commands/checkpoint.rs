@@ -24,6 +24,8 @@ pub fn run(g: &Global, a: &CheckpointArgs) -> Result<i32> {
 pub fn help(g: &Global, which: &str) -> Result<i32> {
     use clap::CommandFactory;
     let mut cmd = crate::cli::Cli::command();
+    // Built, so that the usage line reads "berth checkpoint".
+    cmd.build();
     if let Some(sub) = cmd.find_subcommand_mut(which) {
         let _ = sub.print_help();
     }

@@ -109,10 +109,12 @@ pub struct Setup {
     /// what it restores is born in the container's cgroups (runc does the
     /// same with its criu).
     pub join_cgroups: Vec<std::fs::File>,
-    /// (rootfs, mountpoint): a private mount namespace in which the
+    /// (rootfs, mountpoint): a mount namespace of its own in which the
     /// rootfs is bound at the mountpoint CRIU restores onto; CRIU wants a
     /// mount point whose parent is not overmounted, and the host never
-    /// sees it.
+    /// sees it. Slave, not private: the container's mounts were slaves of
+    /// the host's (rslave), and CRIU copies that sharing from the sources
+    /// of external mounts, which a private namespace would not have.
     pub private_root: Option<(std::ffi::CString, std::ffi::CString)>,
 }
 
@@ -142,7 +144,7 @@ fn child_setup(
                     std::ptr::null(),
                     c"/".as_ptr(),
                     std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
+                    libc::MS_REC | libc::MS_SLAVE,
                     std::ptr::null(),
                 ) < 0
                 || libc::mount(
