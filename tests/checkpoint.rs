@@ -330,5 +330,43 @@ fn round_trip() {
     b.ok(&["delete", &b.id]);
     b.assert_no_leftovers();
 
+    foreground_restore(&b, &img2, before);
     restore_failure_leaves_nothing(&b, "criu restore failed");
+}
+
+/// Without --detach, restore waits for the container as `run` does: it
+/// exits with the container's status and deletes it. The images are the
+/// --leave-running ones.
+fn foreground_restore(b: &Bundle, img: &Path, at_least: u64) {
+    let mut child = b
+        .cmd(&[
+            "restore",
+            "--image-path",
+            img.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &b.id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(b.dir.join("fg.stdout")).unwrap())
+        .stderr(std::fs::File::create(b.dir.join("fg.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let fg_err = || std::fs::read_to_string(b.dir.join("fg.stderr")).unwrap_or_default();
+    wait_until("the foreground restore to bring it back", || {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("foreground restore exited {st}: {}", fg_err());
+        }
+        let out = b.cmd(&["state", &b.id]).output().unwrap();
+        out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["status"]
+                == "running"
+    });
+    let pid = pid_of(b);
+    let n = counter(pid).expect("no counter after the foreground restore");
+    assert!(n >= at_least, "counter {n} after restoring from {at_least}");
+    b.ok(&["kill", &b.id, "KILL"]);
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(137), "foreground restore: {}", fg_err());
+    b.assert_no_leftovers();
 }
