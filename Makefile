@@ -133,16 +133,19 @@ demo: deps-build build $(ROOTFS)/bin/busybox
 		$(DEMO)/config.json
 	$(RELEASE) run --bundle $(DEMO) berth-demo-$$$$
 
-# Podman, containerd and Docker drive berth end to end
+# Podman (as root, and rootless as the test user), containerd and Docker
+# drive berth end to end
 # (RUNTIME=/usr/sbin/runc runs the same scenarios on runc).
 engines: $(ROOTFS)/bin/busybox | deps
 	$(CARGO) build
 	bash tests/engines/podman.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
+	bash tests/engines/podman-rootless.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 	bash tests/engines/docker.sh $(RUNTIME) $(CURDIR)/$(ROOTFS) $(DOCKER_DIR)
 
 # The layouts this host lacks: the integration tests again in a VM whose
 # only cgroup hierarchy is v2; then under systemd as PID 1 (pure v2), with
-# the systemd cgroup driver's check (tests/vm/systemd-check.sh); then that
+# the systemd cgroup driver's check (tests/vm/systemd-check.sh) and the
+# rootless tests with delegated cgroup v2 limits; then that
 # check again on systemd's hybrid layout. Debian's kernel and the systemd
 # image are cached in /var/tmp/berth-vm.
 VM_TESTS := cgroups lifecycle config exec errors console seccomp
@@ -150,7 +153,7 @@ vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh kernel
 	bash tests/vm/run-tests.sh $(VM_TESTS)
 	bash tests/vm/vm.sh image
-	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups exec config checkpoint
+	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups exec config rootless checkpoint
 	BERTH_VM_APPEND=systemd.unified_cgroup_hierarchy=0 bash tests/vm/run-tests.sh --systemd
 
 deps-bench:

@@ -237,7 +237,7 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         .map_err(|e| Error::msg(format!("parse {}: {e}", rec_path.display())))?;
     let linux = bundle.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let mut cgroup = cgroups::locate(cgroups_path, o.id)?;
+    let mut cgroup = cgroups::locate(cgroups_path, o.id, o.rootless)?;
     cgroup.rootless = o.rootless;
     let resources = linux
         .and_then(|l| l.resources().clone())
@@ -330,7 +330,9 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     let _ = std::fs::remove_file(&pid_path);
     let _ = std::fs::remove_dir(&criu_root);
 
-    let saved = launch::saved_state(&bundle, o.id, pid, &cgroup)?;
+    // CRIU restores the keyring it dumped; exec gets a new one, as after
+    // a create without --no-new-keyring.
+    let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
     state::save(&dir, &saved)?;
     if let Some(p) = o.pid_file {
         launch::write_pid_file(p, pid)?;

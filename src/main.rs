@@ -59,9 +59,9 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
     // skipped rather than fatal. The user namespace itself is the
     // config's business; a non-root berth insists on one at create.
     let rootless = match cli.rootless.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => linux::userns::rootless_auto(),
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
     };
     let Some(command) = cli.command else {
         use clap::CommandFactory;

@@ -296,6 +296,11 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
             idmap.uid = linux.uid_mappings().clone().unwrap_or_default();
             idmap.gid = linux.gid_mappings().clone().unwrap_or_default();
         }
+        if let Some(label) = crate::linux::selinux::active(linux.mount_label().as_deref())
+            && let mounts::Kind::Fs { fstype, .. } = &p.kind
+        {
+            p.data = crate::linux::selinux::mount_data(fstype, &p.data, label);
+        }
         plans.push(p);
     }
 

@@ -49,6 +49,10 @@ pub struct Saved {
     /// linux.memoryPolicy, which `exec` gives its process too.
     #[serde(default)]
     pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// create --no-new-keyring: exec'd processes keep their caller's
+    /// session keyring too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,6 +400,7 @@ mod tests {
             process: None,
             seccomp: None,
             memory_policy: None,
+            no_new_keyring: false,
         }
     }
 

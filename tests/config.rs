@@ -506,28 +506,101 @@ fn apparmor_profile_applies_or_is_refused() {
     }
 }
 
-/// SELinux labels where SELinux is off (here, and in the VM): ignored
-/// with a warning, as runc's label library ignores them; where it is on,
-/// refused, since berth does not write labels yet.
+/// SELinux labels: where SELinux is on (the SELinux VM boot, permissive,
+/// Debian's reference policy) the program runs in process.selinuxLabel
+/// and fresh mounts carry linux.mountLabel as their context; where it is
+/// off (here) both are ignored with a warning, as runc's label library
+/// ignores them. BERTH_EXPECT_SELINUX=1 says this boot has it on.
 #[test]
-fn selinux_labels_follow_runc_where_selinux_is_off() {
+fn selinux_labels_apply_or_are_ignored_as_runc_does() {
     let enabled = std::path::Path::new("/sys/fs/selinux/enforce").exists();
-    let mut b = bundle(&["echo", "ran"]);
-    b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0:c1,c2");
-    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    if std::env::var_os("BERTH_EXPECT_SELINUX").is_some() {
+        assert!(
+            enabled,
+            "BERTH_EXPECT_SELINUX is set but selinuxfs is absent"
+        );
+    }
+    // Types Debian's reference policy has (it has no container_t).
+    let process = "system_u:system_r:unconfined_t:s0:c1,c2";
+    let mount = "system_u:object_r:tmpfs_t:s0:c1,c2";
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current; echo; grep ' /run ' /proc/self/mountinfo",
+    ]);
+    b.config["process"]["selinuxLabel"] = json!(process);
+    b.config["linux"]["mountLabel"] = json!(mount);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}));
     let out = b.run();
     let e = stderr(&out);
+    let o = stdout(&out);
+    assert!(out.status.success(), "{e}");
     if enabled {
-        assert!(!out.status.success() && e.contains("not supported"), "{e}");
+        assert_eq!(
+            o.lines().next().unwrap_or("").trim_end_matches('\0'),
+            process,
+            "{o}"
+        );
+        let run = o.lines().find(|l| l.contains(" /run ")).unwrap_or("");
+        assert!(run.contains("context=") && run.contains(mount), "{o}");
+        // exec --process-label: the exec'd program's own context.
+        let mut c = bundle(&["sleep", "100"]);
+        c.config["process"]["selinuxLabel"] = json!(process);
+        let out = c.create(&[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        c.ok(&["start", &c.id]);
+        let other = "system_u:system_r:unconfined_t:s0:c3,c4";
+        let out = c
+            .cmd(&[
+                "exec",
+                "--process-label",
+                other,
+                &c.id,
+                "cat",
+                "/proc/self/attr/current",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim_end_matches('\0').trim(), other);
+        c.ok(&["delete", "--force", &c.id]);
+        c.assert_no_leftovers();
     } else {
-        assert!(out.status.success(), "{e}");
-        assert_eq!(stdout(&out).trim(), "ran");
+        assert!(o.contains("tmpfs"), "{o}");
         for field in ["process.selinuxLabel", "linux.mountLabel"] {
             assert!(
                 e.contains(field) && e.contains("SELinux is not enabled"),
                 "{e}"
             );
         }
+    }
+    b.assert_no_leftovers();
+}
+
+/// A label SELinux could never take is refused before anything is made
+/// where SELinux is on; where it is off, nothing looks at it.
+#[test]
+fn a_malformed_selinux_label_is_refused_where_selinux_is_on() {
+    let enabled = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let mut b = bundle(&["true"]);
+    b.config["process"]["selinuxLabel"] = json!("container_t");
+    let out = b.run();
+    let e = stderr(&out);
+    if enabled {
+        assert!(
+            !out.status.success()
+                && e.contains("process.selinuxLabel")
+                && e.contains("user:role:type"),
+            "{e}"
+        );
+    } else {
+        assert!(
+            out.status.success() && e.contains("SELinux is not enabled"),
+            "{e}"
+        );
     }
     b.assert_no_leftovers();
 }

@@ -87,18 +87,31 @@ fn exec_changes_user_env_cwd_and_groups_on_top_of_the_container_process() {
 
 #[test]
 fn exec_with_a_process_file() {
-    let b = running(&["sleep", "100"]);
+    let mut b = bundle(&["sleep", "100"]);
+    b.with_sysprobe();
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
     let p = b.dir.join("process.json");
+    // ioprio_get(IOPRIO_WHO_PROCESS, self); stat fields 19 and 41 are the
+    // nice value and the scheduling policy.
+    let script = "echo from-file $X; grep NoNewPrivs /proc/self/status; /tmp/sysprobe 252 1 0; cut -d' ' -f19,41 /proc/self/stat";
     std::fs::write(
         &p,
-        json!({"args": ["sh", "-c", "echo from-file $X; grep NoNewPrivs /proc/self/status"], "cwd": "/", "env": ["X=1", "PATH=/bin"],
-               "user": {"uid": 0, "gid": 0}, "noNewPrivileges": true})
+        json!({"args": ["sh", "-c", script], "cwd": "/", "env": ["X=1", "PATH=/bin"],
+               "user": {"uid": 0, "gid": 0}, "noNewPrivileges": true,
+               "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0},
+               "scheduler": {"policy": "SCHED_BATCH", "nice": 7}})
         .to_string(),
     )
     .unwrap();
     let out = exec(&b, &["--process", p.to_str().unwrap(), &b.id]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "from-file 1\nNoNewPrivs:\t1\n");
+    // IOPRIO_CLASS_IDLE is 3, in the top bits: 3 << 13; SCHED_BATCH is 3.
+    assert_eq!(
+        stdout(&out),
+        "from-file 1\nNoNewPrivs:\t1\nret=24576 errno=0\n7 3\n"
+    );
     b.ok(&["delete", "--force", &b.id]);
 }
 
@@ -308,4 +321,53 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
     assert!(!out.status.success(), "{}", stderr(&out));
     b.ok(&["delete", "--force", &b.id]);
     b.assert_no_leftovers();
+}
+
+/// The session keyring: the init makes the container's own and exec'd
+/// processes join it, as runc's do, so no process of the container holds
+/// its caller's (the host's) keys; with create --no-new-keyring both keep
+/// the caller's, as runc's do.
+#[test]
+fn exec_joins_the_containers_session_keyring() {
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+    let probe = "/tmp/sysprobe 250 0 -3 0";
+    // SAFETY: keyctl with integer arguments only.
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+    assert!(ours > 0, "no session keyring here");
+    for no_new in [false, true] {
+        let mut b = bundle(&["sh", "-c", &format!("{probe} > /tmp/init; sleep 100")]);
+        b.with_sysprobe();
+        let out = b.create(if no_new { &["--no-new-keyring"] } else { &[] });
+        assert!(out.status.success(), "{}", stderr(&out));
+        b.ok(&["start", &b.id]);
+        let out = exec(
+            &b,
+            &[
+                &b.id,
+                "sh",
+                "-c",
+                &format!("sleep 0.2; cat /tmp/init; {probe}"),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let ids: Vec<&str> = text.lines().collect();
+        let caller = format!("ret={ours} errno=0");
+        assert_eq!(ids.len(), 2, "{text}");
+        assert!(
+            ids[0].starts_with("ret=") && ids[0].ends_with("errno=0"),
+            "{text}"
+        );
+        if no_new {
+            assert_eq!(ids, [caller.as_str(), caller.as_str()], "--no-new-keyring");
+        } else {
+            assert_ne!(ids[0], caller, "the init holds its caller's keyring");
+            assert_eq!(
+                ids[1], ids[0],
+                "exec'd process is not in the container's keyring"
+            );
+        }
+        b.ok(&["delete", "--force", &b.id]);
+        b.assert_no_leftovers();
+    }
 }

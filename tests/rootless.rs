@@ -15,6 +15,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "rootless/cgroups.rs"]
+mod cgroups;
+
 const USER: &str = "berth-rootless";
 const RANGE: u32 = 65536;
 
@@ -167,6 +170,9 @@ struct Rootless {
     id: String,
     bundle: PathBuf,
     xdg: PathBuf,
+    /// A cgroup.procs file root moves berth into before it becomes the
+    /// user (a leaf of a delegated cgroup, as a login or systemd does).
+    cgroup: Option<PathBuf>,
 }
 
 impl Drop for Rootless {
@@ -199,7 +205,13 @@ impl Rootless {
         let xdg = top.join("xdg");
         mkdir_for(s, &bundle, 0o755);
         mkdir_for(s, &xdg, 0o700);
-        Rootless { s, id, bundle, xdg }
+        Rootless {
+            s,
+            id,
+            bundle,
+            xdg,
+            cgroup: None,
+        }
     }
 
     /// berth as the user; `xdg` sets XDG_RUNTIME_DIR.
@@ -209,7 +221,18 @@ impl Rootless {
 
     /// berth as the user, started through `wrapper` (nsenter ...).
     fn cmd_via(&self, wrapper: &[&str], xdg: bool, args: &[&str]) -> Command {
-        let mut c = Command::new("setpriv");
+        let mut c = match &self.cgroup {
+            // Only root may move a process into the delegated subtree from
+            // outside it.
+            Some(procs) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", r#"echo $$ > "$0" && exec "$@""#])
+                    .arg(procs)
+                    .arg("setpriv");
+                c
+            }
+            None => Command::new("setpriv"),
+        };
         c.args([
             "--reuid",
             &self.s.uid.to_string(),

@@ -8,77 +8,20 @@
 //! A parent writing the child's pid to cgroup.procs instead waits for an
 //! RCU grace period (milliseconds on an idle machine).
 
+mod apply;
 pub mod devices;
 pub mod ebpf;
+mod join;
 pub mod stats;
 pub mod systemd;
 pub mod v1;
 pub mod v2;
 
 use crate::error::{Error, Result, SysContext};
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+pub use apply::{FileWrite, same_on_both};
+use apply::{set, w};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// One cgroup file write: which controller's directory, which file, what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileWrite {
-    /// "" for a v2 core file (cgroup.*) that belongs to no controller.
-    pub controller: &'static str,
-    pub file: String,
-    pub value: String,
-}
-
-fn w(controller: &'static str, file: impl Into<String>, value: impl ToString) -> FileWrite {
-    FileWrite {
-        controller,
-        file: file.into(),
-        value: value.to_string(),
-    }
-}
-
-/// Engines written in Go send 0 for "not set" (Docker's blkio weight,
-/// shares, quota, pids limit...); runc skips zeros, and so does berth.
-fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
-    v.filter(|x| *x != T::default())
-}
-
-/// The writes that v1 and v2 spell alike: cpuset, pids, rdma.
-pub fn same_on_both(r: &LinuxResources) -> Vec<FileWrite> {
-    let mut out = Vec::new();
-    if let Some(c) = r.cpu() {
-        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.cpus", v));
-        }
-        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-            out.push(w("cpuset", "cpuset.mems", v));
-        }
-    }
-    // 0 is "not set" (Docker sends it); a negative limit is "max".
-    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
-        let v = p.limit();
-        out.push(w(
-            "pids",
-            "pids.max",
-            if v < 0 { "max".into() } else { v.to_string() },
-        ));
-    }
-    for (dev, l) in r.rdma().iter().flatten() {
-        out.push(w("rdma", "rdma.max", rdma_line(dev, l)));
-    }
-    out
-}
-
-fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
-    let mut s = dev.to_string();
-    if let Some(h) = l.hca_handles() {
-        s.push_str(&format!(" hca_handle={h}"));
-    }
-    if let Some(o) = l.hca_objects() {
-        s.push_str(&format!(" hca_object={o}"));
-    }
-    s
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -231,11 +174,33 @@ pub fn own_path(proc_cgroup: &str, h: &Hierarchy) -> Option<String> {
 
 /// Where the container's cgroup goes on each hierarchy: an absolute
 /// cgroupsPath from each hierarchy's root; a relative one (or the default,
-/// the container id) under berth's own cgroup there, as runc does.
-pub fn locate(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+/// the container id) under berth's own cgroup there, as runc does. A
+/// rootless berth on v2 puts it beside its own cgroup instead (see
+/// `relative_base`).
+pub fn locate(cgroups_path: Option<&Path>, id: &str, rootless: bool) -> Result<Cgroup> {
     let mountinfo = read_proc("/proc/self/mountinfo")?;
     let own = read_proc("/proc/self/cgroup")?;
-    locate_in(&parse_mountinfo(&mountinfo), &own, cgroups_path, id)
+    locate_in(
+        &parse_mountinfo(&mountinfo),
+        &own,
+        cgroups_path,
+        id,
+        rootless,
+    )
+}
+
+/// The cgroup a relative cgroupsPath starts from. v2's no-internal-process
+/// rule: a user's delegated cgroup is used by putting the caller in a leaf
+/// of it, and that leaf (berth's own cgroup, berth in it) can never enable
+/// controllers for a child. So a rootless berth starts from the parent of
+/// its own v2 cgroup, as runc does on v2: the container's cgroup becomes
+/// a sibling of the caller's leaf, inside the delegated subtree.
+fn relative_base(own: &str, h: &Hierarchy, rootless: bool) -> PathBuf {
+    let base = PathBuf::from(own_path(own, h).unwrap_or_else(|| "/".into()));
+    match base.parent() {
+        Some(up) if rootless && h.v2 => up.to_path_buf(),
+        _ => base,
+    }
 }
 
 /// procfs files report size 0: read them with one large buffer rather
@@ -254,6 +219,7 @@ pub fn locate_in(
     own: &str,
     cgroups_path: Option<&Path>,
     id: &str,
+    rootless: bool,
 ) -> Result<Cgroup> {
     let wanted = match cgroups_path {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -281,8 +247,7 @@ pub fn locate_in(
         let from_root = if wanted.is_absolute() {
             wanted.clone()
         } else {
-            let base = own_path(own, h).unwrap_or_else(|| "/".into());
-            PathBuf::from(base).join(&wanted)
+            relative_base(own, h, rootless).join(&wanted)
         };
         // A hierarchy mounted from a subtree shows paths below its root.
         let below = from_root.strip_prefix(&h.root).unwrap_or(&from_root);
@@ -295,6 +260,7 @@ pub fn locate_in(
     }
     Ok(Cgroup {
         dirs,
+        rootless,
         ..Default::default()
     })
 }
@@ -411,236 +377,11 @@ impl Cgroup {
             .transpose()
     }
 
-    /// `exec --cgroup`: an existing cgroup below the container's, as runc
-    /// takes it: "path" for every hierarchy, or "ctrl[,ctrl]:path" for the
-    /// v1 hierarchies of those controllers (the others keep the
-    /// container's own).
-    pub fn below(&self, specs: &[String]) -> Result<Cgroup> {
-        let mut all = None;
-        let mut by_controller = Vec::new();
-        for s in specs {
-            let (ctrls, path) = match s.split_once(':') {
-                Some((c, p)) => (Some(c), p),
-                None => (None, s.as_str()),
-            };
-            let rel = Path::new(path.trim_start_matches('/'));
-            if rel.as_os_str().is_empty()
-                || rel
-                    .components()
-                    .any(|c| c == std::path::Component::ParentDir)
-            {
-                return Err(Error::msg(format!(
-                    "exec --cgroup {s:?}: the path must be below the container's cgroup"
-                )));
-            }
-            match ctrls {
-                None => all = Some(rel),
-                Some(c) => by_controller.extend(c.split(',').map(|c| (c, rel))),
-            }
-        }
-        let mut out = self.clone();
-        for d in &mut out.dirs {
-            let chosen = by_controller
-                .iter()
-                .find(|(c, _)| !d.hierarchy.v2 && d.hierarchy.controllers.iter().any(|h| h == c))
-                .map(|(_, p)| *p)
-                .or(all);
-            if let Some(rel) = chosen {
-                d.path = d.path.join(rel);
-                d.created_from = None;
-                if !d.path.is_dir() {
-                    return Err(Error::sys(
-                        "exec --cgroup",
-                        d.path.display(),
-                        nix::errno::Errno::ENOENT,
-                    ));
-                }
-            }
-        }
-        if let Some((c, _)) = by_controller.iter().find(|(c, _)| {
-            !self
-                .dirs
-                .iter()
-                .any(|d| !d.hierarchy.v2 && d.hierarchy.controllers.iter().any(|h| h == c))
-        }) {
-            return Err(Error::msg(format!(
-                "exec --cgroup: no v1 hierarchy has the {c} controller here"
-            )));
-        }
-        Ok(out)
-    }
-
-    /// The files a process writes "0" to to join every hierarchy, opened
-    /// now: `exec --ignore-paused` joins last, from inside the container.
-    pub fn open_join_files(&self) -> Result<Vec<std::fs::File>> {
-        self.dirs
-            .iter()
-            .map(|d| {
-                let f = d.path.join(if d.hierarchy.v2 {
-                    "cgroup.procs"
-                } else {
-                    "tasks"
-                });
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&f)
-                    .sys("open", f.display())
-            })
-            .collect()
-    }
-
-    /// Move the calling (single-threaded) process into its v1 cgroups.
-    pub fn join_v1_self(&self) -> Result<()> {
-        for d in self.dirs.iter().filter(|d| !d.hierarchy.v2) {
-            let tasks = d.path.join("tasks");
-            std::fs::write(&tasks, b"0").sys("join cgroup: write", tasks.display())?;
-        }
-        Ok(())
-    }
-
     fn v1_dir(&self, controller: &str) -> Option<&Path> {
         self.dirs
             .iter()
             .find(|d| !d.hierarchy.v2 && d.hierarchy.controllers.iter().any(|c| c == controller))
             .map(|d| d.path.as_path())
-    }
-
-    /// The v2 directory if `controller` can be used there, enabling it in
-    /// the ancestors' cgroup.subtree_control when it is not yet.
-    fn v2_dir_with(&self, controller: &str) -> Result<Option<&Path>> {
-        let Some(d) = self.dirs.iter().find(|d| d.hierarchy.v2) else {
-            return Ok(None);
-        };
-        if controller.is_empty() {
-            return Ok(Some(d.path.as_path()));
-        }
-        let root_controllers =
-            std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
-                .unwrap_or_default();
-        if !root_controllers.split_whitespace().any(|c| c == controller) {
-            return Ok(None);
-        }
-        for dir in parents_from_root(d) {
-            let f = dir.join("cgroup.subtree_control");
-            let now = std::fs::read_to_string(&f).unwrap_or_default();
-            if !now.split_whitespace().any(|c| c == controller) {
-                std::fs::write(&f, format!("+{controller}"))
-                    .sys("enable controller: write", f.display())?;
-            }
-        }
-        Ok(Some(d.path.as_path()))
-    }
-
-    fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
-        use std::io::Write;
-        let p = dir.join(file);
-        // No O_CREAT: a file the kernel lacks is ENOENT, not EACCES.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&p)
-            .and_then(|mut f| f.write_all(value.as_bytes()))
-            .sys(&format!("write {value:?} to"), p.display())
-    }
-
-    /// Apply linux.resources. `devices` are the config's linux.devices,
-    /// which the device policy allows. On update only what is given is
-    /// written, and the device policy only when rules are given.
-    pub fn apply(&self, r: &LinuxResources, devices: &[LinuxDevice], update: bool) -> Result<()> {
-        // The host's layout decides where a limit goes, whether or not a
-        // rootless container got a directory there.
-        let has_v1 = self.hierarchies().any(|h| !h.v2);
-        if let Some(m) = r.memory()
-            && m.kernel().is_some()
-        {
-            crate::logging::warn(
-                "linux.resources.memory.kernel: kernel memory limits are deprecated and ignored, as runc does",
-            );
-        }
-        if update
-            && let Some(m) = r.memory()
-            && m.check_before_update() == Some(true)
-            && let Some(limit) = m.limit().filter(|l| *l >= 0)
-        {
-            self.check_usage_below(limit)?;
-        }
-        // A systemd unit's own properties first: systemd writes them back
-        // to the files whenever it reloads.
-        if update && let Some(unit) = &self.systemd {
-            systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
-        }
-        // (write, goes to the v2 hierarchy)
-        let writes: Vec<(FileWrite, bool)> = if has_v1 {
-            // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
-            // on the v2 one; the rest must be on v1.
-            let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
-                v2::writes(&v2_subset(r))?
-                    .into_iter()
-                    .filter(|w| !self.has_v1_controller(w.controller))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let mut out: Vec<(FileWrite, bool)> = v1::writes(r)?
-                .into_iter()
-                .filter(|w| !v2w.iter().any(|x| x.controller == w.controller))
-                .map(|w| (w, false))
-                .collect();
-            out.extend(v2w.into_iter().map(|w| (w, true)));
-            out
-        } else {
-            v2::writes(r)?.into_iter().map(|w| (w, true)).collect()
-        };
-        let mut i = 0;
-        while i < writes.len() {
-            let (w, on_v2) = &writes[i];
-            let dir = if *on_v2 {
-                self.v2_dir_with(w.controller)?
-            } else {
-                self.v1_dir(w.controller)
-            };
-            let Some(dir) = dir else {
-                if let Some(e) = self.skipped_error(w, *on_v2) {
-                    return Err(e);
-                }
-                return Err(Error::msg(format!(
-                    "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
-                    if w.controller.is_empty() {
-                        "v2"
-                    } else {
-                        w.controller
-                    },
-                    w.file
-                )));
-            };
-            // With the BFQ scheduler the weights live in blkio.bfq.*: use
-            // them when present, as runc does.
-            let bfq = w.file.replacen("blkio.", "blkio.bfq.", 1);
-            let file = if w.file.starts_with("blkio.weight") && dir.join(&bfq).exists() {
-                bfq.as_str()
-            } else {
-                w.file.as_str()
-            };
-            let r = Self::write_file(dir, file, &w.value);
-            // Raising the memory limit above memory+swap fails until
-            // memory+swap is raised first.
-            if r.as_ref().err().and_then(|e| e.errno()) == Some(nix::errno::Errno::EINVAL)
-                && w.file == "memory.limit_in_bytes"
-                && let Some((sw, _)) = writes
-                    .get(i + 1)
-                    .filter(|(n, _)| n.file == "memory.memsw.limit_in_bytes")
-            {
-                Self::write_file(dir, &sw.file, &sw.value)?;
-                Self::write_file(dir, &w.file, &w.value)?;
-                i += 2;
-                continue;
-            }
-            r.map_err(|e| e.context("linux.resources"))?;
-            i += 1;
-        }
-        if !update || r.devices().is_some() {
-            self.apply_devices(r.devices().as_deref().unwrap_or_default(), devices)?;
-        }
-        Ok(())
     }
 
     /// Every hierarchy of the host, with or without a directory of ours.
@@ -654,95 +395,6 @@ impl Cgroup {
     fn has_v1_controller(&self, controller: &str) -> bool {
         self.hierarchies()
             .any(|h| !h.v2 && h.controllers.iter().any(|c| c == controller))
-    }
-
-    /// The hierarchy a write needed was skipped (rootless): refuse the
-    /// limit, saying why there is no cgroup to put it in.
-    fn skipped_error(&self, w: &FileWrite, on_v2: bool) -> Option<Error> {
-        let s = self.skipped.iter().find(|s| {
-            s.hierarchy.v2 == on_v2
-                && (on_v2 || s.hierarchy.controllers.iter().any(|c| c == w.controller))
-        })?;
-        Some(Error::msg(format!(
-            "linux.resources: cannot set {}: berth runs rootless and the container has no {} cgroup ({}); remove the limit from the config, or give this user a cgroup it may write (cgroup v2 delegation)",
-            w.file,
-            s.hierarchy.mount_name(),
-            s.reason
-        )))
-    }
-
-    fn check_usage_below(&self, limit: i64) -> Result<()> {
-        let usage = if let Some(d) = self.v1_dir("memory") {
-            std::fs::read_to_string(d.join("memory.usage_in_bytes"))
-        } else if let Some(d) = self.v2_dir() {
-            std::fs::read_to_string(d.join("memory.current"))
-        } else {
-            return Ok(());
-        };
-        let usage: i64 = usage.unwrap_or_default().trim().parse().unwrap_or(0);
-        if usage > limit {
-            return Err(Error::msg(format!(
-                "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Where the device policy goes: v1's devices controller when it is
-    /// mounted (on a hybrid host too, as runc does), else an eBPF program
-    /// on the v2 directory.
-    fn device_policy_at(&self) -> DevicePolicyAt<'_> {
-        if let Some(d) = self.v1_dir("devices") {
-            DevicePolicyAt::V1(d)
-        } else if self.has_v1_controller("devices") {
-            // Rootless without a devices cgroup: nothing to hold a policy
-            // (nor could the user mknod in a user namespace).
-            DevicePolicyAt::Nowhere
-        } else if let Some(d) = self.v2_dir() {
-            DevicePolicyAt::Ebpf(d)
-        } else {
-            DevicePolicyAt::Nowhere
-        }
-    }
-
-    fn apply_devices(
-        &self,
-        config: &[oci_spec::runtime::LinuxDeviceCgroup],
-        devices: &[LinuxDevice],
-    ) -> Result<()> {
-        let rules = devices::rules(config, devices)?;
-        let r = self.write_device_policy(&rules);
-        match r {
-            // runc's rule: the device policy is best effort when rootless
-            // (an unprivileged user may not attach BPF programs, and the
-            // container cannot mknod anyway).
-            Err(e) if self.rootless => {
-                crate::logging::debug(&format!("rootless: no device policy: {e}"));
-                Ok(())
-            }
-            r => r,
-        }
-    }
-
-    fn write_device_policy(&self, rules: &[devices::Rule]) -> Result<()> {
-        match self.device_policy_at() {
-            DevicePolicyAt::V1(dir) => {
-                for rule in rules {
-                    let file = if rule.allow {
-                        "devices.allow"
-                    } else {
-                        "devices.deny"
-                    };
-                    Self::write_file(dir, file, &rule.v1_text())
-                        .map_err(|e| e.context("linux.resources.devices"))?;
-                }
-                Ok(())
-            }
-            DevicePolicyAt::Ebpf(dir) => {
-                ebpf::install(dir, rules).map_err(|e| e.context("linux.resources.devices"))
-            }
-            DevicePolicyAt::Nowhere => Ok(()),
-        }
     }
 
     /// Freeze or thaw every process, waiting until the kernel says done.
@@ -764,7 +416,7 @@ impl Cgroup {
             ));
         };
         for _ in 0..1000 {
-            Self::write_file(dir, file, value)?;
+            apply::write_file(dir, file, value)?;
             let now = std::fs::read_to_string(dir.join(check)).unwrap_or_default();
             if now.lines().any(|l| l.trim() == want) {
                 return Ok(());
@@ -938,13 +590,6 @@ fn enable_all_controllers(d: &Dir) {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum DevicePolicyAt<'a> {
-    V1(&'a Path),
-    Ebpf(&'a Path),
-    Nowhere,
-}
-
 /// A cgroup directory and all below it, deepest first.
 fn subtree(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -983,18 +628,6 @@ fn rmdir_retry(p: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The parts of linux.resources that only v2 can carry on a hybrid host.
-fn v2_subset(r: &LinuxResources) -> LinuxResources {
-    let mut v = serde_json::json!({});
-    let full = serde_json::to_value(r).unwrap_or_default();
-    for k in ["hugepageLimits", "rdma", "unified"] {
-        if let Some(x) = full.get(k) {
-            v[k] = x.clone();
-        }
-    }
-    serde_json::from_value(v).unwrap_or_default()
-}
-
 /// A new v1 cpuset starts with no cpus or mems and refuses tasks: copy
 /// the parent's.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
@@ -1017,14 +650,14 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+    pub(super) const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 99 31 0:32 / /mnt/again rw,relatime - cgroup cgroup rw,memory
 ";
-    const OWN: &str = "9:name=systemd:/\n4:memory:/outer/inner\n1:cpu:/\n0::/\n";
+    pub(super) const OWN: &str = "9:name=systemd:/\n4:memory:/outer/inner\n1:cpu:/\n0::/\n";
 
     #[test]
     fn hybrid_layout_is_read_from_mountinfo() {
@@ -1040,7 +673,7 @@ mod tests {
     #[test]
     fn relative_paths_go_under_our_own_cgroup() {
         let h = parse_mountinfo(HYBRID);
-        let c = locate_in(&h, OWN, None, "abc").unwrap();
+        let c = locate_in(&h, OWN, None, "abc", false).unwrap();
         let paths: Vec<_> = c.dirs.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths[0], PathBuf::from("/sys/fs/cgroup/cpu/abc"));
         assert_eq!(
@@ -1048,44 +681,39 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc")
         );
         assert_eq!(paths[3], PathBuf::from("/sys/fs/cgroup/unified/abc"));
-        let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc").unwrap();
+        let c = locate_in(&h, OWN, Some(Path::new("/pod/x")), "abc", false).unwrap();
         assert_eq!(c.dirs[1].path, PathBuf::from("/sys/fs/cgroup/memory/pod/x"));
+    }
+
+    #[test]
+    fn rootless_on_v2_goes_beside_its_own_cgroup() {
+        let h = parse_mountinfo(HYBRID);
+        let own = "4:memory:/outer/inner\n0::/user/deleg/caller\n";
+        let c = locate_in(&h, own, None, "abc", true).unwrap();
+        // v1 keeps the container under berth's own cgroup.
+        assert_eq!(
+            c.dirs[1].path,
+            PathBuf::from("/sys/fs/cgroup/memory/outer/inner/abc")
+        );
+        assert_eq!(
+            c.dirs[3].path,
+            PathBuf::from("/sys/fs/cgroup/unified/user/deleg/abc")
+        );
+        assert!(c.rootless);
+        // At the root there is nothing above; absolute paths are as given.
+        let c = locate_in(&h, "0::/\n", Some(Path::new("x/y")), "abc", true).unwrap();
+        assert_eq!(c.dirs[3].path, PathBuf::from("/sys/fs/cgroup/unified/x/y"));
+        let c = locate_in(&h, own, Some(Path::new("/a")), "abc", true).unwrap();
+        assert_eq!(c.dirs[3].path, PathBuf::from("/sys/fs/cgroup/unified/a"));
     }
 
     #[test]
     fn escaping_paths_and_systemd_form_are_refused() {
         let h = parse_mountinfo(HYBRID);
-        assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x").is_err());
-        let e = locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x").unwrap_err();
+        assert!(locate_in(&h, OWN, Some(Path::new("/a/../../b")), "x", false).is_err());
+        let e =
+            locate_in(&h, OWN, Some(Path::new("system.slice:berth:x")), "x", false).unwrap_err();
         assert!(e.to_string().contains("systemd"), "{e}");
-    }
-
-    #[test]
-    fn the_device_policy_goes_to_v1_devices_else_to_an_ebpf_program() {
-        let with_devices = format!(
-            "{HYBRID}42 31 0:39 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
-        );
-        let own = format!("{OWN}5:devices:/\n");
-        let at = |mountinfo: &str| {
-            let c = locate_in(&parse_mountinfo(mountinfo), &own, None, "x").unwrap();
-            match c.device_policy_at() {
-                DevicePolicyAt::V1(p) => format!("v1 {}", p.display()),
-                DevicePolicyAt::Ebpf(p) => format!("ebpf {}", p.display()),
-                DevicePolicyAt::Nowhere => "nowhere".into(),
-            }
-        };
-        // Hybrid: v1 keeps it, as runc does.
-        assert_eq!(at(&with_devices), "v1 /sys/fs/cgroup/devices/x");
-        assert_eq!(
-            at("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"),
-            "ebpf /sys/fs/cgroup/x"
-        );
-        // No v1 devices controller: the v2 program still works.
-        assert_eq!(at(HYBRID), "ebpf /sys/fs/cgroup/unified/x");
-        assert_eq!(
-            at("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"),
-            "nowhere"
-        );
     }
 
     /// A v1 "pids" hierarchy mounted at a temp dir (files only, no kernel).
@@ -1105,7 +733,7 @@ mod tests {
         let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("busy")).unwrap();
         std::fs::write(t.path().join("busy/cgroup.procs"), "4242\n").unwrap();
-        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x").unwrap();
+        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/busy")), "x", false).unwrap();
         let e = c.create().unwrap_err().to_string();
         assert!(e.contains("already exists and holds processes"), "{e}");
         c.destroy().unwrap();
@@ -1116,7 +744,14 @@ mod tests {
     fn create_and_destroy_against_a_temp_dir() {
         let (t, h) = temp_pids_hierarchy();
         std::fs::create_dir(t.path().join("existing")).unwrap();
-        let mut c = locate_in(&[h], "1:pids:/\n", Some(Path::new("/existing/a/b")), "x").unwrap();
+        let mut c = locate_in(
+            &[h],
+            "1:pids:/\n",
+            Some(Path::new("/existing/a/b")),
+            "x",
+            false,
+        )
+        .unwrap();
         c.create().unwrap();
         assert!(t.path().join("existing/a/b").is_dir());
         assert_eq!(

@@ -43,7 +43,7 @@ impl Unit {
     }
 
     /// Parse cgroupsPath (`slice:prefix:name`); none means
-    /// `system.slice:berth:ID`.
+    /// `system.slice:berth:ID` (`user.slice:...` for the user's manager).
     pub fn parse(cgroups_path: Option<&Path>, id: &str) -> Result<Unit> {
         let field = "linux.cgroupsPath";
         let text = match cgroups_path {
@@ -62,10 +62,11 @@ impl Unit {
                 ),
             ));
         };
-        let slice = if slice.is_empty() {
-            "system.slice"
-        } else {
-            slice
+        let slice = match slice {
+            // The user's manager has no system.slice: runc's rootless default.
+            "" if dbus::user_manager() => "user.slice",
+            "" => "system.slice",
+            s => s,
         };
         expand_slice(slice).map_err(|e| Error::config(field, e))?;
         if name.is_empty() {
@@ -369,13 +370,7 @@ impl Systemd {
     pub fn connect() -> Result<Systemd> {
         let deadline = Instant::now() + TIMEOUT;
         let mut tried = Vec::new();
-        let bus = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
-        let candidates = std::iter::once((PathBuf::from(dbus::SYSTEMD_PRIVATE), false)).chain(
-            dbus::system_bus_paths(bus.as_deref())
-                .into_iter()
-                .map(|p| (p, true)),
-        );
-        for (path, on_bus) in candidates {
+        for (path, on_bus) in dbus::systemd_sockets() {
             match Connection::open(&path, on_bus, deadline) {
                 Ok(conn) => {
                     let mut sd = Systemd { conn, version: 0 };
@@ -391,8 +386,13 @@ impl Systemd {
                 Err(e) => tried.push(e.to_string()),
             }
         }
+        let whose = if dbus::user_manager() {
+            "berth runs rootless and needs the user's systemd (systemd --user: a login session, or loginctl enable-linger), which"
+        } else {
+            "systemd"
+        };
         Err(Error::msg(format!(
-            "--systemd-cgroup: systemd is not reachable over D-Bus: {}",
+            "--systemd-cgroup: {whose} is not reachable over D-Bus: {}",
             tried.join("; ")
         )))
     }

@@ -15,7 +15,7 @@ pub fn options<'a>(g: &'a Global, a: &'a CreateArgs) -> launch::Options<'a> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: g.systemd_cgroup,
-        rootless: g.rootless,
+        rootless: g.rootless(),
     }
 }
 

@@ -168,9 +168,16 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     }
     let pid = exec::spawn(&ExecPlan {
         process: &process,
-        proc: match process.apparmor_profile() {
-            Some(p) if !p.is_empty() => Some(crate::linux::procfs::Proc::open_host()?),
-            _ => None,
+        // Only an LSM label needs procfs once in the container.
+        proc: if process
+            .apparmor_profile()
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+            || crate::linux::selinux::active(process.selinux_label().as_deref()).is_some()
+        {
+            Some(crate::linux::procfs::Proc::open_host()?)
+        } else {
+            None
         },
         caps,
         init_pid: c.saved.pid,
@@ -182,6 +189,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         mempolicy,
         join_late,
         state: c.oci_state("running"),
+        keyring: (!c.saved.no_new_keyring).then_some(c.saved.id.as_str()),
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

@@ -25,9 +25,18 @@ pub struct Global {
     /// --systemd-cgroup: new containers get a systemd unit. Later commands
     /// go by what the container's state says.
     pub systemd_cgroup: bool,
-    /// --rootless (or its auto-detection): cgroups the user may not write
-    /// are skipped.
-    pub rootless: bool,
+    /// --rootless true|false; None is auto, decided by `rootless()` only
+    /// where it matters, since deciding reads /proc.
+    pub rootless: Option<bool>,
     /// --criu: the criu binary for checkpoint and restore.
     pub criu: Option<String>,
+}
+
+impl Global {
+    /// Whether cgroups the user may not write are skipped: as given, or
+    /// auto-detected as runc does.
+    pub fn rootless(&self) -> bool {
+        self.rootless
+            .unwrap_or_else(crate::linux::userns::rootless_auto)
+    }
 }

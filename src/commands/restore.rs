@@ -28,7 +28,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
         paths: Paths::new(a.criu.image_path.as_deref(), a.criu.work_path.as_deref())?,
         pid_file: a.pid_file.as_deref(),
         options: super::checkpoint::options(&a.criu, false)?,
-        rootless: g.rootless,
+        rootless: g.rootless(),
         systemd_cgroup: g.systemd_cgroup,
     };
     let all = SigSet::all();

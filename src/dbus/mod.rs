@@ -7,7 +7,9 @@
 //! as root: it needs no dbus-daemon, no Hello and no match rules, and
 //! systemd sends every signal to its private peers. Otherwise it uses the
 //! system bus ($DBUS_SYSTEM_BUS_ADDRESS, else
-//! /run/dbus/system_bus_socket), which is what runc tries first.
+//! /run/dbus/system_bus_socket), which is what runc tries first. A
+//! rootless berth drives the user's own systemd the same two ways
+//! (`systemd_sockets`).
 
 pub mod wire;
 
@@ -56,6 +58,51 @@ pub fn system_bus_paths(address: Option<&str>) -> Vec<PathBuf> {
                 .find_map(|p| p.strip_prefix("path="))
                 .map(|p| PathBuf::from(unescape(p)))
         })
+        .collect()
+}
+
+/// Whether berth drives the user's own systemd (systemd --user) rather
+/// than the system's: when it is not root, as runc does for rootless
+/// --systemd-cgroup. The system manager would neither let a user start
+/// units nor be able to move the user's processes.
+pub fn user_manager() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
+/// The sockets to try for systemd, in order, each with whether it goes
+/// through dbus-daemon. The system's: its private socket, then the system
+/// bus. The user's: its private socket under $XDG_RUNTIME_DIR (or
+/// /run/user/UID), then the session bus ($DBUS_SESSION_BUS_ADDRESS, else
+/// the `bus` socket next to it).
+pub fn systemd_sockets() -> Vec<(PathBuf, bool)> {
+    let euid = nix::unistd::geteuid().as_raw();
+    sockets_for(user_manager().then_some(euid), |k| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    })
+}
+
+/// `systemd_sockets` for the system (`user` None) or a user's manager,
+/// with the environment read through `var`.
+fn sockets_for(user: Option<u32>, var: impl Fn(&str) -> Option<String>) -> Vec<(PathBuf, bool)> {
+    let Some(uid) = user else {
+        let bus = var("DBUS_SYSTEM_BUS_ADDRESS");
+        return std::iter::once((PathBuf::from(SYSTEMD_PRIVATE), false))
+            .chain(
+                system_bus_paths(bus.as_deref())
+                    .into_iter()
+                    .map(|p| (p, true)),
+            )
+            .collect();
+    };
+    let run = var("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
+    let bus = match var("DBUS_SESSION_BUS_ADDRESS") {
+        Some(a) => system_bus_paths(Some(&a)),
+        None => vec![run.join("bus")],
+    };
+    std::iter::once((run.join("systemd/private"), false))
+        .chain(bus.into_iter().map(|p| (p, true)))
         .collect()
 }
 
@@ -299,6 +346,32 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_systemd_is_looked_for_in_its_runtime_dir() {
+        let p = |s: &str, bus: bool| (PathBuf::from(s), bus);
+        let none = |_: &str| None;
+        assert_eq!(
+            sockets_for(None, none),
+            [p(SYSTEMD_PRIVATE, false), p(SYSTEM_BUS, true)]
+        );
+        assert_eq!(
+            sockets_for(Some(1001), none),
+            [
+                p("/run/user/1001/systemd/private", false),
+                p("/run/user/1001/bus", true)
+            ]
+        );
+        let env = |k: &str| match k {
+            "XDG_RUNTIME_DIR" => Some("/x".to_string()),
+            "DBUS_SESSION_BUS_ADDRESS" => Some("unix:path=/s/bus".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            sockets_for(Some(1001), env),
+            [p("/x/systemd/private", false), p("/s/bus", true)]
+        );
+    }
 
     #[test]
     fn system_bus_address_parsing() {

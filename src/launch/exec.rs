@@ -49,6 +49,9 @@ pub struct ExecPlan<'a> {
     pub join_late: Option<Vec<std::fs::File>>,
     /// The container's state, for a seccomp listener.
     pub state: serde_json::Value,
+    /// The session keyring to join (the container's id), unless the
+    /// container was created with --no-new-keyring.
+    pub keyring: Option<&'a str>,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -211,6 +214,12 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
 
 fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible> {
     let p = plan.process;
+    if let Some(id) = plan.keyring {
+        if let Some(proc) = &plan.proc {
+            crate::linux::selinux::set_key_label(proc, p.selinux_label().as_deref())?;
+        }
+        process::join_session_keyring(id)?;
+    }
     process::set_rlimits(p)?;
     process::enter_cwd(p)?;
     if let Some(sock) = plan.console {
@@ -245,6 +254,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     if let Some(m) = &plan.mempolicy {
         crate::linux::numa::apply(m)?;
     }
+    // As runc's exec: the process file's I/O priority and scheduler.
+    process::set_io_priority(p)?;
+    process::set_scheduler(p)?;
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let Some(f) = &plan.seccomp
         && !nnp
@@ -253,6 +265,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     }
     if let Some(proc) = &plan.proc {
         crate::linux::apparmor::apply_on_exec(proc, p.apparmor_profile().as_deref())?;
+        crate::linux::selinux::apply_on_exec(proc, p.selinux_label().as_deref())?;
     }
     process::set_user_and_caps(p, &plan.caps)?;
     // The notify fd leaves through `ch`, which the fd cleanup below closes.

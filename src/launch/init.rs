@@ -6,7 +6,7 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, sys, userns};
+use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, selinux, sys, userns};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -92,7 +92,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         sys::setdomainname(d).sys("setdomainname", d)?;
     }
     if !ctx.no_new_keyring {
-        join_session_keyring(ctx.id)?;
+        selinux::set_key_label(ctx.proc, b.process.selinux_label().as_deref())?;
+        process::join_session_keyring(ctx.id)?;
     }
 
     // The root filesystem, still reachable from the host's tree.
@@ -210,6 +211,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         load_seccomp(f, ctx.chan)?;
     }
     crate::linux::apparmor::apply_on_exec(ctx.proc, p.apparmor_profile().as_deref())?;
+    selinux::apply_on_exec(ctx.proc, p.selinux_label().as_deref())?;
     process::set_user_and_caps(p, &b.caps)?;
     crate::logging::step("init: user and capabilities set");
     // A listener's fd goes out through berth create, which is gone once
@@ -286,17 +288,4 @@ fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
     let r = f();
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     r
-}
-
-/// A fresh session keyring per container, so containers do not share
-/// the host's keys; kernels without keyrings are fine.
-fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
-    // SAFETY: keyctl with a valid NUL-terminated name.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    match nix::errno::Errno::result(r) {
-        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
-        Err(e) => Err(Error::sys("join session keyring", "", e)),
-    }
 }

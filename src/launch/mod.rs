@@ -150,7 +150,7 @@ pub fn create(o: &Options) -> Result<Created> {
             Some((unit, cgroups::systemd::Systemd::connect()?)),
         )
     } else {
-        (cgroups::locate(cgroups_path, o.id)?, None)
+        (cgroups::locate(cgroups_path, o.id, o.rootless)?, None)
     };
     let resources = linux
         .and_then(|l| l.resources().clone())
@@ -279,6 +279,8 @@ pub fn create(o: &Options) -> Result<Created> {
         // Undone by create itself until it returns: a unit of that name
         // that was there before is not ours to stop.
         cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices)?;
+        // The user's systemd (rootless): the device policy is best effort.
+        cgroup.rootless = o.rootless;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&resources, &devices, false)?;
         crate::logging::step("cgroups created");
@@ -316,7 +318,7 @@ pub fn create(o: &Options) -> Result<Created> {
     }
 
     // 7. The state, as soon as there is a pid to record.
-    let saved = saved_state(&bundle, o.id, pid, &cgroup)?;
+    let saved = saved_state(&bundle, o.id, pid, &cgroup, o.no_new_keyring)?;
     state::save(&dir, &saved)?;
     crate::logging::step("state saved");
     let creating = state::oci_state(&saved, "creating");
@@ -385,7 +387,13 @@ pub fn create(o: &Options) -> Result<Created> {
 }
 
 /// The state of a container whose init is `pid` (create, and restore).
-pub(crate) fn saved_state(bundle: &Bundle, id: &str, pid: i32, cgroup: &Cgroup) -> Result<Saved> {
+pub(crate) fn saved_state(
+    bundle: &Bundle,
+    id: &str,
+    pid: i32,
+    cgroup: &Cgroup,
+    no_new_keyring: bool,
+) -> Result<Saved> {
     let linux = bundle.spec.linux().as_ref();
     let (start_time, _) = state::proc_start_time(pid)
         .ok_or_else(|| Error::msg("container init exited during setup"))?;
@@ -408,6 +416,7 @@ pub(crate) fn saved_state(bundle: &Bundle, id: &str, pid: i32, cgroup: &Cgroup) 
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        no_new_keyring,
         oci_version: bundle.spec.version().clone(),
     })
 }

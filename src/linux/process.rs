@@ -401,6 +401,77 @@ pub fn set_affinity(list: &str, field: &str) -> Result<()> {
         })
 }
 
+/// The container's session keyring, `_ses.<id>`: made by the init, joined
+/// by name by exec'd processes (as runc does), so that no process of the
+/// container shares its caller's keys. Kernels without keyrings are fine.
+pub fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let serial = match nix::errno::Errno::result(r) {
+        Ok(s) => s,
+        Err(nix::errno::Errno::ENOSYS) => return Ok(()),
+        Err(e) => {
+            return Err(Error::sys(
+                "join session keyring",
+                name.to_string_lossy(),
+                e,
+            ));
+        }
+    };
+    // A new keyring lets only its possessors search it, and a keyring is
+    // found by name only if it can be searched: the user (the container's
+    // uid) gets search too, so exec'd processes find this one.
+    let perm = keyring_perm(serial)?;
+    if perm & KEY_USR_SEARCH == 0 {
+        const KEYCTL_SETPERM: libc::c_long = 5;
+        // SAFETY: keyctl with integer arguments only.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_SETPERM,
+                serial,
+                perm | KEY_USR_SEARCH,
+            )
+        };
+        nix::errno::Errno::result(r).sys(
+            "make the session keyring searchable",
+            name.to_string_lossy(),
+        )?;
+    }
+    Ok(())
+}
+
+const KEY_USR_SEARCH: libc::c_long = 0x0008_0000;
+
+/// A key's permission mask: KEYCTL_DESCRIBE gives "type;uid;gid;perm;desc"
+/// with perm in hex.
+fn keyring_perm(serial: libc::c_long) -> Result<libc::c_long> {
+    const KEYCTL_DESCRIBE: libc::c_long = 6;
+    let mut buf = [0u8; 512];
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    let n = nix::errno::Errno::result(r).sys("describe the session keyring", "")? as usize;
+    let text = String::from_utf8_lossy(&buf[..n.min(buf.len())]);
+    text.split(';')
+        .nth(3)
+        .and_then(|p| libc::c_long::from_str_radix(p, 16).ok())
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "session keyring: cannot read its permissions from {text:?}"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result, SysContext};
 use crate::linux::mounts::{self, Kind, Want, resolve_create};
-use crate::linux::sys;
+use crate::linux::{selinux, sys};
 use crate::spec::Bundle;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -100,10 +100,18 @@ pub fn mount_all(
     in_userns: bool,
     idmapped: &[Option<OwnedFd>],
 ) -> Result<()> {
+    let linux = b.spec.linux().as_ref();
+    let mount_label = selinux::active(linux.and_then(|l| l.mount_label().as_deref()));
     for (i, m) in b.mounts.iter().enumerate() {
         let detached = idmapped.get(i).and_then(|f| f.as_ref()).map(|f| f.as_fd());
         mounts::apply(root, m, cgroup_sources, detached)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
+        if let Some(label) = mount_label
+            && matches!(&m.kind, Kind::Fs { fstype, .. } if fstype == "mqueue")
+        {
+            let top = resolve_create(root, &m.dest, Want::Dir)?;
+            selinux::label_mount(top.as_fd(), &m.dest, label)?;
+        }
     }
     let dev_is_host_bind = b
         .mounts

@@ -2,16 +2,26 @@
 # run-tests.sh [--systemd] [TEST...] : run berth's integration tests (the
 # named files in tests/) and the conformance suite inside a pure cgroup v2
 # VM (tests/vm/vm.sh), or with --systemd under systemd as PID 1, where the
-# scripts in tests/vm/*-check.sh run too. BERTH_EXPECT_CRIU=1 goes on to
-# the tests (CRIU must work there). BERTH_VM_APPEND adds kernel arguments
-# (systemd.unified_cgroup_hierarchy=0 boots systemd's hybrid layout). The test binaries are the ones cargo built
-# for this host (static, so they need nothing from the guest); berth goes
-# to the same absolute path it has here, where the tests look for it.
+# scripts in tests/vm/*-check.sh run too.
+#   BERTH_VM_APPEND     more kernel arguments (systemd.unified_cgroup_hierarchy=0
+#                       boots systemd's hybrid layout)
+#   BERTH_EXPECT_*      reach the tests in the guest: what this boot must
+#                       have (a test that finds it missing fails)
+#   BERTH_VM_ONLY=NAME  only the tests and conformance configs whose names
+#                       hold NAME, and no check scripts: for a boot that
+#                       differs from another in one feature
+# The test binaries are the ones cargo built for this host (static, so
+# they need nothing from the guest); berth goes to the same absolute path
+# it has here, where the tests look for it. On pure v2 boots the guest
+# gets BERTH_ROOTLESS_DELEGATION=1: the rootless tests then must get
+# delegated limits. RUST_TEST_NOCAPTURE=1 here shows the tests' own output
+# (the limits they saw) from the guest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=()
 if [ "${1:-}" = --systemd ]; then mode=(--systemd); shift; fi
 CARGO=${CARGO:-cargo}
+only=${BERTH_VM_ONLY:-}
 ROOTFS=${ROOTFS:-target/test-rootfs}
 
 stage=$(mktemp -d /tmp/berth-vm-stage.XXXXXX)
@@ -47,6 +57,11 @@ gcc -static -O2 -Wall -pthread -o target/sysprobe tests/sysprobe.c
 mkdir -p "$stage/tree"
 tar -c fuzz/known-hangs tests/sysprobe.c target/sysprobe | tar -C "$stage/tree" -x
 
+# Pure v2 VMs (not systemd's hybrid boot) must give the rootless tests a
+# delegated cgroup with memory, pids and cpu: without it they fail.
+delegation=1
+case "${BERTH_VM_APPEND:-}" in *unified_cgroup_hierarchy=0*) delegation=0 ;; esac
+
 # The guest side: put berth where the tests expect it, run every test
 # binary (two at a time would only fight over the emulated CPUs).
 cat > "$stage/guest.sh" <<EOF
@@ -55,25 +70,25 @@ mkdir -p "$(dirname "$berth")"
 cp -a tree/. "$(pwd)/"
 cp berth "$berth"
 export BERTH_TEST_ROOTFS=\$PWD/rootfs
-# Set where CRIU must work (the systemd image has Debian's criu): the
-# checkpoint test then fails rather than asserting a refusal.
-export BERTH_EXPECT_CRIU=${BERTH_EXPECT_CRIU:-}
+$(env | grep '^BERTH_EXPECT_[A-Z_]*=' | sed 's/^/export /')
+export BERTH_ROOTLESS_DELEGATION=$delegation
+${RUST_TEST_NOCAPTURE:+export RUST_TEST_NOCAPTURE=1}
 echo "guest: \$(uname -r), cgroup: \$(grep -o "^cgroup[^ ]* /sys/fs/cgroup[^ ]*" /proc/mounts | tr "\n" " "), init: \$(cat /proc/1/comm)"
 failed=""
 for t in tests/*; do
     [ -e "\$t" ] || continue
     echo "=== \$t"
-    timeout 900 ./subreaper "\$t" --test-threads=1 || failed="\$failed \${t#tests/}"
+    timeout 900 ./subreaper "\$t" --test-threads=1 $only || failed="\$failed \${t#tests/}"
 done
 echo "=== conformance"
-if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check > conformance.out 2>&1; then
+if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check ${only:+--only $only} > conformance.out 2>&1; then
     failed="\$failed conformance"
     ps -o pid,ppid,stat,args
 fi
 cat conformance.out
 for c in ./*-check.sh; do
     [ -e "\$c" ] || continue
-    [ "${mode[*]:-}" = --systemd ] || continue
+    [ "${mode[*]:-}" = --systemd ] && [ -z "$only" ] || continue
     echo "=== \$c"
     ./subreaper sh "\$c" || failed="\$failed \${c#./}"
 done

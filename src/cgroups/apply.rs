@@ -1,0 +1,376 @@
+//! linux.resources into cgroup files: on create, and on `update`, where
+//! only what is given is written. Which file takes a limit depends on the
+//! host's layout, not on whether a rootless container got a directory.
+
+use super::{Cgroup, devices, ebpf, parents_from_root, systemd, v1, v2};
+use crate::error::{Error, Result, SysContext};
+use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use std::path::Path;
+
+/// One cgroup file write: which controller's directory, which file, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    /// "" for a v2 core file (cgroup.*) that belongs to no controller.
+    pub controller: &'static str,
+    pub file: String,
+    pub value: String,
+}
+
+pub(super) fn w(
+    controller: &'static str,
+    file: impl Into<String>,
+    value: impl ToString,
+) -> FileWrite {
+    FileWrite {
+        controller,
+        file: file.into(),
+        value: value.to_string(),
+    }
+}
+
+/// Engines written in Go send 0 for "not set" (Docker's blkio weight,
+/// shares, quota, pids limit...); runc skips zeros, and so does berth.
+pub(super) fn set<T: Default + PartialEq + Copy>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
+/// The writes that v1 and v2 spell alike: cpuset, pids, rdma.
+pub fn same_on_both(r: &LinuxResources) -> Vec<FileWrite> {
+    let mut out = Vec::new();
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+            out.push(w("cpuset", "cpuset.cpus", v));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+            out.push(w("cpuset", "cpuset.mems", v));
+        }
+    }
+    // 0 is "not set" (Docker sends it); a negative limit is "max".
+    if let Some(p) = r.pids().filter(|p| p.limit() != 0) {
+        let v = p.limit();
+        out.push(w(
+            "pids",
+            "pids.max",
+            if v < 0 { "max".into() } else { v.to_string() },
+        ));
+    }
+    for (dev, l) in r.rdma().iter().flatten() {
+        out.push(w("rdma", "rdma.max", rdma_line(dev, l)));
+    }
+    out
+}
+
+fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
+    let mut s = dev.to_string();
+    if let Some(h) = l.hca_handles() {
+        s.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = l.hca_objects() {
+        s.push_str(&format!(" hca_object={o}"));
+    }
+    s
+}
+
+impl Cgroup {
+    /// The v2 directory if `controller` can be used there, enabling it in
+    /// the ancestors' cgroup.subtree_control when it is not yet.
+    fn v2_dir_with(&self, controller: &str) -> Result<Option<&Path>> {
+        let Some(d) = self.dirs.iter().find(|d| d.hierarchy.v2) else {
+            return Ok(None);
+        };
+        if controller.is_empty() {
+            return Ok(Some(d.path.as_path()));
+        }
+        let root_controllers =
+            std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
+                .unwrap_or_default();
+        if !root_controllers.split_whitespace().any(|c| c == controller) {
+            return Ok(None);
+        }
+        for dir in parents_from_root(d) {
+            let f = dir.join("cgroup.subtree_control");
+            let now = std::fs::read_to_string(&f).unwrap_or_default();
+            if !now.split_whitespace().any(|c| c == controller) {
+                std::fs::write(&f, format!("+{controller}"))
+                    .sys("enable controller: write", f.display())?;
+            }
+        }
+        Ok(Some(d.path.as_path()))
+    }
+
+    /// Apply linux.resources. `devices` are the config's linux.devices,
+    /// which the device policy allows. On update only what is given is
+    /// written, and the device policy only when rules are given.
+    pub fn apply(&self, r: &LinuxResources, devices: &[LinuxDevice], update: bool) -> Result<()> {
+        // The host's layout decides where a limit goes, whether or not a
+        // rootless container got a directory there.
+        let has_v1 = self.hierarchies().any(|h| !h.v2);
+        if let Some(m) = r.memory()
+            && m.kernel().is_some()
+        {
+            crate::logging::warn(
+                "linux.resources.memory.kernel: kernel memory limits are deprecated and ignored, as runc does",
+            );
+        }
+        if update
+            && let Some(m) = r.memory()
+            && m.check_before_update() == Some(true)
+            && let Some(limit) = m.limit().filter(|l| *l >= 0)
+        {
+            self.check_usage_below(limit)?;
+        }
+        // A systemd unit's own properties first: systemd writes them back
+        // to the files whenever it reloads.
+        if update && let Some(unit) = &self.systemd {
+            systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
+        }
+        // (write, goes to the v2 hierarchy)
+        let writes: Vec<(FileWrite, bool)> = if has_v1 {
+            // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
+            // on the v2 one; the rest must be on v1.
+            let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
+                v2::writes(&v2_subset(r))?
+                    .into_iter()
+                    .filter(|w| !self.has_v1_controller(w.controller))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut out: Vec<(FileWrite, bool)> = v1::writes(r)?
+                .into_iter()
+                .filter(|w| !v2w.iter().any(|x| x.controller == w.controller))
+                .map(|w| (w, false))
+                .collect();
+            out.extend(v2w.into_iter().map(|w| (w, true)));
+            out
+        } else {
+            v2::writes(r)?.into_iter().map(|w| (w, true)).collect()
+        };
+        let mut i = 0;
+        while i < writes.len() {
+            let (w, on_v2) = &writes[i];
+            let dir = if *on_v2 {
+                self.v2_dir_with(w.controller)
+                    .map_err(|e| self.not_delegated(w, e))?
+            } else {
+                self.v1_dir(w.controller)
+            };
+            let Some(dir) = dir else {
+                if let Some(e) = self.skipped_error(w, *on_v2) {
+                    return Err(e);
+                }
+                return Err(Error::msg(format!(
+                    "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
+                    if w.controller.is_empty() {
+                        "v2"
+                    } else {
+                        w.controller
+                    },
+                    w.file
+                )));
+            };
+            // With the BFQ scheduler the weights live in blkio.bfq.*: use
+            // them when present, as runc does.
+            let bfq = w.file.replacen("blkio.", "blkio.bfq.", 1);
+            let file = if w.file.starts_with("blkio.weight") && dir.join(&bfq).exists() {
+                bfq.as_str()
+            } else {
+                w.file.as_str()
+            };
+            let r = write_file(dir, file, &w.value);
+            // Raising the memory limit above memory+swap fails until
+            // memory+swap is raised first.
+            if r.as_ref().err().and_then(|e| e.errno()) == Some(nix::errno::Errno::EINVAL)
+                && w.file == "memory.limit_in_bytes"
+                && let Some((sw, _)) = writes
+                    .get(i + 1)
+                    .filter(|(n, _)| n.file == "memory.memsw.limit_in_bytes")
+            {
+                write_file(dir, &sw.file, &sw.value)?;
+                write_file(dir, &w.file, &w.value)?;
+                i += 2;
+                continue;
+            }
+            r.map_err(|e| e.context("linux.resources"))?;
+            i += 1;
+        }
+        if !update || r.devices().is_some() {
+            self.apply_devices(r.devices().as_deref().unwrap_or_default(), devices)?;
+        }
+        Ok(())
+    }
+
+    /// The hierarchy a write needed was skipped (rootless): refuse the
+    /// limit, saying why there is no cgroup to put it in.
+    fn skipped_error(&self, w: &FileWrite, on_v2: bool) -> Option<Error> {
+        let s = self.skipped.iter().find(|s| {
+            s.hierarchy.v2 == on_v2
+                && (on_v2 || s.hierarchy.controllers.iter().any(|c| c == w.controller))
+        })?;
+        Some(Error::msg(format!(
+            "linux.resources: cannot set {}: berth runs rootless and the container has no {} cgroup ({}); remove the limit from the config, or give this user a cgroup it may write (cgroup v2 delegation)",
+            w.file,
+            s.hierarchy.mount_name(),
+            s.reason
+        )))
+    }
+
+    /// A rootless container's v2 cgroup lacks a controller whose parent
+    /// will not enable it for the user: the limit is refused, saying which
+    /// controller the delegation is missing (runc's rootless rule: use what
+    /// was delegated, refuse what was not).
+    fn not_delegated(&self, w: &FileWrite, e: Error) -> Error {
+        if !self.rootless || !super::is_permission(&e) {
+            return e.context("linux.resources");
+        }
+        Error::msg(format!(
+            "linux.resources: cannot set {}: berth runs rootless and the {} controller is not delegated to this user ({e}); delegate it (systemd Delegate=, or enable it in that cgroup.subtree_control as root) or remove the limit",
+            w.file, w.controller
+        ))
+    }
+
+    fn check_usage_below(&self, limit: i64) -> Result<()> {
+        let usage = if let Some(d) = self.v1_dir("memory") {
+            std::fs::read_to_string(d.join("memory.usage_in_bytes"))
+        } else if let Some(d) = self.v2_dir() {
+            std::fs::read_to_string(d.join("memory.current"))
+        } else {
+            return Ok(());
+        };
+        let usage: i64 = usage.unwrap_or_default().trim().parse().unwrap_or(0);
+        if usage > limit {
+            return Err(Error::msg(format!(
+                "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Where the device policy goes: v1's devices controller when it is
+    /// mounted (on a hybrid host too, as runc does), else an eBPF program
+    /// on the v2 directory.
+    fn device_policy_at(&self) -> DevicePolicyAt<'_> {
+        if let Some(d) = self.v1_dir("devices") {
+            DevicePolicyAt::V1(d)
+        } else if self.has_v1_controller("devices") {
+            // Rootless without a devices cgroup: nothing to hold a policy
+            // (nor could the user mknod in a user namespace).
+            DevicePolicyAt::Nowhere
+        } else if let Some(d) = self.v2_dir() {
+            DevicePolicyAt::Ebpf(d)
+        } else {
+            DevicePolicyAt::Nowhere
+        }
+    }
+
+    fn apply_devices(
+        &self,
+        config: &[oci_spec::runtime::LinuxDeviceCgroup],
+        devices: &[LinuxDevice],
+    ) -> Result<()> {
+        let rules = devices::rules(config, devices)?;
+        let r = self.write_device_policy(&rules);
+        match r {
+            // runc's rule: the device policy is best effort when rootless
+            // (an unprivileged user may not attach BPF programs, and the
+            // container cannot mknod anyway).
+            Err(e) if self.rootless => {
+                crate::logging::debug(&format!("rootless: no device policy: {e}"));
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    fn write_device_policy(&self, rules: &[devices::Rule]) -> Result<()> {
+        match self.device_policy_at() {
+            DevicePolicyAt::V1(dir) => {
+                for rule in rules {
+                    let file = if rule.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
+                    write_file(dir, file, &rule.v1_text())
+                        .map_err(|e| e.context("linux.resources.devices"))?;
+                }
+                Ok(())
+            }
+            DevicePolicyAt::Ebpf(dir) => {
+                ebpf::install(dir, rules).map_err(|e| e.context("linux.resources.devices"))
+            }
+            DevicePolicyAt::Nowhere => Ok(()),
+        }
+    }
+}
+
+pub(super) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
+    use std::io::Write;
+    let p = dir.join(file);
+    // No O_CREAT: a file the kernel lacks is ENOENT, not EACCES.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .sys(&format!("write {value:?} to"), p.display())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum DevicePolicyAt<'a> {
+    V1(&'a Path),
+    Ebpf(&'a Path),
+    Nowhere,
+}
+
+/// The parts of linux.resources that only v2 can carry on a hybrid host.
+fn v2_subset(r: &LinuxResources) -> LinuxResources {
+    let mut v = serde_json::json!({});
+    let full = serde_json::to_value(r).unwrap_or_default();
+    for k in ["hugepageLimits", "rdma", "unified"] {
+        if let Some(x) = full.get(k) {
+            v[k] = x.clone();
+        }
+    }
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{HYBRID, OWN};
+    use super::*;
+
+    #[test]
+    fn the_device_policy_goes_to_v1_devices_else_to_an_ebpf_program() {
+        let with_devices = format!(
+            "{HYBRID}42 31 0:39 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
+        );
+        let own = format!("{OWN}5:devices:/\n");
+        let at = |mountinfo: &str| {
+            let c = super::super::locate_in(
+                &super::super::parse_mountinfo(mountinfo),
+                &own,
+                None,
+                "x",
+                false,
+            )
+            .unwrap();
+            match c.device_policy_at() {
+                DevicePolicyAt::V1(p) => format!("v1 {}", p.display()),
+                DevicePolicyAt::Ebpf(p) => format!("ebpf {}", p.display()),
+                DevicePolicyAt::Nowhere => "nowhere".into(),
+            }
+        };
+        // Hybrid: v1 keeps it, as runc does.
+        assert_eq!(at(&with_devices), "v1 /sys/fs/cgroup/devices/x");
+        assert_eq!(
+            at("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"),
+            "ebpf /sys/fs/cgroup/x"
+        );
+        // No v1 devices controller: the v2 program still works.
+        assert_eq!(at(HYBRID), "ebpf /sys/fs/cgroup/unified/x");
+        assert_eq!(
+            at("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"),
+            "nowhere"
+        );
+    }
+}
