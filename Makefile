@@ -160,7 +160,7 @@ vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh kernel
 	bash tests/vm/run-tests.sh $(VM_TESTS)
 	bash tests/vm/vm.sh image
-	bash tests/vm/run-tests.sh --systemd cgroups exec config rootless
+	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups exec config rootless checkpoint
 	BERTH_VM_APPEND=systemd.unified_cgroup_hierarchy=0 bash tests/vm/run-tests.sh --systemd
 
 deps-bench:

@@ -30,8 +30,8 @@ pub struct Cli {
     /// Rootless mode: auto, true or false.
     #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
     pub rootless: String,
-    /// Path to criu (accepted for runc compatibility).
-    #[arg(long, hide = true)]
+    /// The criu binary for checkpoint and restore (default: criu on PATH).
+    #[arg(long, value_name = "PATH")]
     pub criu: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long)]
@@ -72,6 +72,14 @@ pub enum Command {
     Events(EventsArgs),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
+    /// Checkpoint a running container with CRIU.
+    // --help is berth's own here: it answers whether checkpointing can
+    // work (Podman's probe), so clap's must not exit first.
+    #[command(disable_help_flag = true)]
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a CRIU checkpoint.
+    #[command(disable_help_flag = true)]
+    Restore(Box<RestoreArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -255,6 +263,88 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
+/// What checkpoint and restore share (runc's flags).
+#[derive(Args, Debug, Default, Clone)]
+pub struct CriuArgs {
+    /// Directory of the checkpoint images (default: ./checkpoint).
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's logs and work files (default: the image path).
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs (a terminal shared with the caller).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// cgroups mode: soft, full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace without restoring its properties (network).
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate the images against the parent's as they are written.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Lazy migration of memory pages (refused: needs CRIU's page server).
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// Print help, and exit 0 only if checkpointing can work here.
+    #[arg(short = 'h', long)]
+    pub help: bool,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Directory of a previous (pre-)dump, relative to the image path.
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump the memory only, leaving the container running (for a later
+    /// dump with --parent-path).
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    #[arg(required_unless_present = "help")]
+    pub id: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path to the bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once the container is restored.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Console socket (refused: terminal containers are not checkpointed).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not become a subreaper (berth never does).
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Refused: CRIU restores the mount namespace with pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    #[arg(required_unless_present = "help")]
+    pub id: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct SpecArgs {
     /// Directory to write config.json into.
@@ -303,6 +393,11 @@ const VALUE_FLAGS: &[&str] = &[
     "apparmor",
     "process-label",
     "cgroup",
+    "image-path",
+    "work-path",
+    "parent-path",
+    "manage-cgroups-mode",
+    "empty-ns",
 ];
 const BOOL_FLAGS: &[&str] = &[
     "debug",
@@ -320,6 +415,15 @@ const BOOL_FLAGS: &[&str] = &[
     "no-new-privs",
     "ignore-paused",
     "stats",
+    "leave-running",
+    "tcp-established",
+    "ext-unix-sk",
+    "shell-job",
+    "file-locks",
+    "pre-dump",
+    "auto-dedup",
+    "lazy-pages",
+    "no-subreaper",
 ];
 const SHORT_VALUE_FLAGS: &[&str] = &["-b", "-f", "-r", "-p", "-e", "-u", "-g", "-c"];
 
@@ -381,6 +485,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn norm(s: &str) -> Vec<String> {
         normalize_args(s.split_whitespace().map(String::from))
@@ -417,6 +522,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from(norm(
+            "berth --criu /opt/criu checkpoint -image-path /img --leave-running --manage-cgroups-mode soft c1",
+        ))
+        .unwrap();
+        assert_eq!(cli.criu.as_deref(), Some("/opt/criu"));
+        match cli.command {
+            Some(Command::Checkpoint(c)) => {
+                assert_eq!(c.id.as_deref(), Some("c1"));
+                assert!(c.leave_running && !c.criu.help);
+                assert_eq!(c.criu.image_path.as_deref(), Some(Path::new("/img")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // --help is a flag of berth's own, and the id is then optional.
+        let cli = Cli::try_parse_from(norm("berth checkpoint --help")).unwrap();
+        assert!(matches!(cli.command, Some(Command::Checkpoint(c)) if c.criu.help));
+        assert!(Cli::try_parse_from(norm("berth restore")).is_err());
         let cli = Cli::try_parse_from(norm("berth kill abc 9")).unwrap();
         match cli.command {
             Some(Command::Kill(k)) => assert_eq!((k.id.as_str(), k.signal.as_str()), ("abc", "9")),

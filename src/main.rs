@@ -83,6 +83,7 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         root,
         systemd_cgroup: cli.systemd_cgroup,
         rootless,
+        criu: cli.criu.clone(),
     };
     match command {
         Command::Create(a) => commands::create::run(&g, &a),
@@ -100,5 +101,7 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Update(a) => commands::update::run(&g, &a),
         Command::Exec(a) => commands::exec::run(&g, &a),
         Command::Events(a) => commands::events::run(&g, &a),
+        Command::Checkpoint(a) => commands::checkpoint::run(&g, &a),
+        Command::Restore(a) => commands::restore::run(&g, &a),
     }
 }

@@ -432,6 +432,14 @@ impl Cgroup {
         )))
     }
 
+    /// The directory whose freezer stops every process: v1's freezer
+    /// controller, else the v2 directory.
+    pub fn freezer_dir(&self) -> Option<PathBuf> {
+        self.v1_dir("freezer")
+            .or_else(|| self.v2_dir())
+            .map(Path::to_path_buf)
+    }
+
     pub fn is_frozen(&self) -> bool {
         if let Some(d) = self.v1_dir("freezer") {
             std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")

@@ -1,5 +1,6 @@
 //! One small file per subcommand.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -26,6 +28,8 @@ pub struct Global {
     /// --rootless true|false; None is auto, decided by `rootless()` only
     /// where it matters, since deciding reads /proc.
     pub rootless: Option<bool>,
+    /// --criu: the criu binary for checkpoint and restore.
+    pub criu: Option<String>,
 }
 
 impl Global {

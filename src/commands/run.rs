@@ -58,7 +58,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     code
 }
 
-fn cleanup(g: &Global, id: &str) {
+pub fn cleanup(g: &Global, id: &str) {
     if let Ok(c) = state::load(&g.root, id, true) {
         let _ = super::delete::kill_and_wait(&c);
         if let Err(e) = super::delete::destroy(c) {

@@ -193,6 +193,14 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let env = process::environment(p, &ctx.extra_env);
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
+    // The init leads a session of its own, with or without a terminal (a
+    // terminal's comes with its controlling tty below), as runc's does:
+    // the caller's session lies outside the container's pid namespace,
+    // and CRIU refuses to dump a tree whose session leader is outside.
+    // Before any seccomp filter, which may deny setsid.
+    if pty.is_none() {
+        nix::unistd::setsid().sys("setsid", "container init")?;
+    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // user switch may drop: load it first (the profile must then allow
     // what follows, as runc's do). With no_new_privs, load it last.

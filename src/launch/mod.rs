@@ -318,26 +318,7 @@ pub fn create(o: &Options) -> Result<Created> {
     }
 
     // 7. The state, as soon as there is a pid to record.
-    let (start_time, _) = state::proc_start_time(pid)
-        .ok_or_else(|| Error::msg("container init exited during setup"))?;
-    let saved = Saved {
-        id: o.id.to_string(),
-        pid,
-        start_time,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::logging::rfc3339(SystemTime::now(), true),
-        owner: state::user_name(nix::unistd::geteuid().as_raw()),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup: cgroup.clone(),
-        hooks: bundle.spec.hooks().clone(),
-        resources: Some(resources),
-        process: Some(bundle.process.clone()),
-        seccomp: linux.and_then(|l| l.seccomp().clone()),
-        memory_policy: linux.and_then(|l| l.memory_policy().clone()),
-        no_new_keyring: o.no_new_keyring,
-        oci_version: bundle.spec.version().clone(),
-    };
+    let saved = saved_state(&bundle, o.id, pid, &cgroup, o.no_new_keyring)?;
     state::save(&dir, &saved)?;
     crate::logging::step("state saved");
     let creating = state::oci_state(&saved, "creating");
@@ -402,6 +383,41 @@ pub fn create(o: &Options) -> Result<Created> {
         pid,
         pidfd,
         terminal,
+    })
+}
+
+/// The state of a container whose init is `pid` (create, and restore).
+pub(crate) fn saved_state(
+    bundle: &Bundle,
+    id: &str,
+    pid: i32,
+    cgroup: &Cgroup,
+    no_new_keyring: bool,
+) -> Result<Saved> {
+    let linux = bundle.spec.linux().as_ref();
+    let (start_time, _) = state::proc_start_time(pid)
+        .ok_or_else(|| Error::msg("container init exited during setup"))?;
+    Ok(Saved {
+        id: id.to_string(),
+        pid,
+        start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: state::user_name(nix::unistd::geteuid().as_raw()),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup: cgroup.clone(),
+        hooks: bundle.spec.hooks().clone(),
+        resources: Some(
+            linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default(),
+        ),
+        process: Some(bundle.process.clone()),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
+        memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        no_new_keyring,
+        oci_version: bundle.spec.version().clone(),
     })
 }
 
@@ -502,14 +518,14 @@ fn hook_failed(
     e
 }
 
-struct Undo {
-    dir: Option<PathBuf>,
-    cgroup: Option<Cgroup>,
-    init: Option<(i32, OwnedFd)>,
+pub(crate) struct Undo {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) cgroup: Option<Cgroup>,
+    pub(crate) init: Option<(i32, OwnedFd)>,
 }
 
 impl Undo {
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.init = None;

@@ -2,6 +2,7 @@
 
 pub mod apparmor;
 pub mod bpf;
+pub mod criu;
 pub mod idmap;
 pub mod mounts;
 pub mod namespaces;

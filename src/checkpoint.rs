@@ -1,0 +1,344 @@
+//! A running container to CRIU images and back. linux/criu.rs builds
+//! CRIU's command lines; this is the container's side: what is external
+//! (read from /proc and the config), the state dir, the cgroup, and the
+//! rollback. Restore follows create's path where it can: the same id
+//! claim, cgroup creation with the config's resources, state and pid
+//! file, and the same undo on failure.
+
+use crate::cgroups::{self, Cgroup};
+use crate::error::{Error, Result, SysContext};
+use crate::launch::{self, Undo};
+use crate::linux::criu::{self, Criu, Record};
+use crate::linux::mounts::Kind;
+use crate::spec::{self, Bundle};
+use crate::state::{self, Status};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// Where the images go and CRIU works.
+pub struct Paths {
+    pub images: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Paths {
+    /// runc's defaults: ./checkpoint, and the work dir is the image dir.
+    pub fn new(images: Option<&Path>, work: Option<&Path>) -> Result<Paths> {
+        let abs = |p: &Path| std::path::absolute(p).sys("resolve", p.display());
+        let images = abs(images.unwrap_or(Path::new("checkpoint")))?;
+        let work = match work {
+            Some(w) => abs(w)?,
+            None => images.clone(),
+        };
+        Ok(Paths { images, work })
+    }
+}
+
+fn need_root(what: &str) -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "{what} needs root: CRIU runs as root (rootless checkpoints are not supported)"
+        )))
+    }
+}
+
+/// A terminal's pty lives in the container's devpts with its master in
+/// the engine's hands; only CRIU's RPC (orphan-pts-master) can hand a new
+/// master back on restore.
+fn refuse_terminal(b: &Bundle) -> Result<()> {
+    if b.process.terminal().unwrap_or(false) {
+        return Err(Error::config(
+            "process.terminal",
+            "berth cannot checkpoint or restore a container with a terminal (it drives CRIU's command line, which cannot hand the new pty master to a console socket)",
+        ));
+    }
+    Ok(())
+}
+
+fn host_mounts<'a>(b: &Bundle, cgroup: &Cgroup) -> criu::HostMounts<'a> {
+    let mut h = criu::HostMounts {
+        binds: Vec::new(),
+        cgroup: None,
+        dev: "/dev",
+    };
+    for m in &b.mounts {
+        match &m.kind {
+            Kind::Bind { source, .. } => h.binds.push((m.dest.clone(), source.clone())),
+            Kind::Cgroup => h.cgroup = Some((m.dest.clone(), cgroup.mount_sources())),
+            Kind::Fs { .. } => {}
+        }
+    }
+    h
+}
+
+fn make_dir(p: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .sys("create", p.display())
+}
+
+fn inode(p: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(p).sys("stat", p.display())?.ino())
+}
+
+/// The init's stdio: which of them the restore must hand back, and which
+/// the dump must name external.
+/// One entry per resource: CRIU takes one fd per key (stdin and stdout
+/// are often the same /dev/null).
+fn stdio(pid: i32, ours: &std::collections::HashSet<u64>) -> Vec<(criu::Inherit, bool)> {
+    let mut out: Vec<(criu::Inherit, bool)> = Vec::new();
+    let all = (0..3)
+        .filter_map(|fd| {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+            let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+            let mnt_id = info
+                .lines()
+                .find_map(|l| l.strip_prefix("mnt_id:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            let ino = inode(Path::new(&format!("/proc/{pid}/fd/{fd}"))).ok()?;
+            let (key, external) = criu::stdio_key(&link.to_string_lossy(), mnt_id, ino, ours)?;
+            Some((criu::Inherit { fd, key }, external))
+        })
+        .collect::<Vec<_>>();
+    for (i, ext) in all {
+        if !out.iter().any(|(o, _)| o.key == i.key) {
+            out.push((i, ext));
+        }
+    }
+    out
+}
+
+pub struct Checkpoint {
+    pub paths: Paths,
+    pub parent: Option<PathBuf>,
+    pub pre_dump: bool,
+    pub options: criu::Options,
+}
+
+/// Dump a running (or paused) container. A full dump without
+/// --leave-running ends it, and, as runc does, the container is then
+/// destroyed (cgroup, state, poststop hooks) so that `restore` can bring
+/// it back under the same id.
+pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<()> {
+    need_root("checkpoint")?;
+    let c = state::load(root, id, true)?;
+    match c.status() {
+        Status::Running | Status::Paused => {}
+        s => {
+            return Err(Error::msg(format!(
+                "cannot checkpoint container {id}: it is {}",
+                s.as_str()
+            )));
+        }
+    }
+    // The config the container was created from, for what is external.
+    let bundle = spec::load_bundle(&c.saved.bundle)
+        .map_err(|e| e.context(format!("container {id}'s bundle")))?;
+    refuse_terminal(&bundle)?;
+    let pid = c.saved.pid;
+    let namespaces = criu::external_namespaces(&bundle.namespaces.join)?
+        .into_iter()
+        .map(|(kind, key, path)| Ok((kind, inode(&path)?, key)))
+        .collect::<Result<Vec<_>>>()?;
+    let mi_path = format!("/proc/{pid}/mountinfo");
+    let mountinfo = std::fs::read_to_string(&mi_path).sys("read", &mi_path)?;
+    let mounts = criu::external_mounts(&mountinfo, &host_mounts(&bundle, &c.saved.cgroup));
+    let stdio = stdio(pid, &criu::mount_ids(&mountinfo));
+    let files: Vec<String> = stdio
+        .iter()
+        .filter(|(_, ext)| *ext)
+        .map(|(i, _)| i.key.clone())
+        .collect();
+    make_dir(&o.paths.images)?;
+    make_dir(&o.paths.work)?;
+    let freezer = c.saved.cgroup.freezer_dir();
+    let args = criu::dump_args(&criu::Dump {
+        pid,
+        images: &o.paths.images,
+        work: &o.paths.work,
+        parent: o.parent.as_deref(),
+        pre_dump: o.pre_dump,
+        rootfs: &c.saved.rootfs,
+        mounts: &mounts,
+        namespaces: &namespaces,
+        files: &files,
+        freeze_cgroup: freezer.as_deref(),
+        options: &o.options,
+    });
+    let what = if o.pre_dump { "pre-dump" } else { "dump" };
+    let log = o.paths.work.join(format!("{what}.log"));
+    criu.run(what, &args, &log, criu::Setup::default())?;
+    let record = Record {
+        mounts,
+        stdio: stdio.into_iter().map(|(i, _)| i).collect(),
+    };
+    let rec_path = o.paths.images.join(criu::RECORD);
+    let text = serde_json::to_vec_pretty(&record).map_err(|e| Error::msg(e.to_string()))?;
+    std::fs::write(&rec_path, text).sys("write", rec_path.display())?;
+    crate::logging::debug(&format!(
+        "container {id}: {what} in {}",
+        o.paths.images.display()
+    ));
+    if o.pre_dump || o.options.leave_running {
+        return Ok(());
+    }
+    // CRIU killed the container's processes; make sure, then destroy it.
+    crate::commands::delete::kill_and_wait(&c)?;
+    crate::commands::delete::destroy(c)
+}
+
+pub struct Restore<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub paths: Paths,
+    pub pid_file: Option<&'a Path>,
+    pub options: criu::Options,
+    pub rootless: bool,
+    pub systemd_cgroup: bool,
+}
+
+/// Bring a container back from images under `id`: running, its init a
+/// child of ours (left to our caller, as create leaves it), its state
+/// saved as create saves it.
+pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> {
+    need_root("restore")?;
+    spec::validate_id(o.id)?;
+    let bundle = spec::load_bundle(o.bundle)?;
+    refuse_terminal(&bundle)?;
+    if o.systemd_cgroup {
+        return Err(Error::msg(
+            "restore with --systemd-cgroup is not supported: CRIU would have to restore into a systemd unit berth starts",
+        ));
+    }
+    // runc runs these from CRIU's RPC notifications, in the middle of the
+    // restore; the command line offers no such point.
+    for (stage, list) in spec::hook_lists(&bundle.spec) {
+        if !list.is_empty() && stage != "poststart" && stage != "poststop" {
+            return Err(Error::config(
+                format!("hooks.{stage}"),
+                "berth cannot run create-stage hooks during a CRIU restore",
+            ));
+        }
+    }
+    let namespaces = criu::external_namespaces(&bundle.namespaces.join)?;
+    let rec_path = o.paths.images.join(criu::RECORD);
+    let text = std::fs::read(&rec_path)
+        .sys("read", rec_path.display())
+        .map_err(|e| e.context("not a checkpoint berth made"))?;
+    let record: Record = serde_json::from_slice(&text)
+        .map_err(|e| Error::msg(format!("parse {}: {e}", rec_path.display())))?;
+    let linux = bundle.spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let mut cgroup = cgroups::locate(cgroups_path, o.id, o.rootless)?;
+    cgroup.rootless = o.rootless;
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+
+    // From here on, as create: failure undoes what was done.
+    let (dir, _lock) = state::create_dir(root, o.id)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        init: None,
+    };
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+    cgroup.apply(&resources, &devices, false)?;
+
+    let mounts = criu::restore_mounts(&record.mounts, &host_mounts(&bundle, &cgroup));
+    // Our stdio stands in for the init's pipes and host files, and open
+    // fds for the namespaces it joined; dups, so that criu's own stdio
+    // stays free.
+    let mut held: Vec<OwnedFd> = Vec::new();
+    let mut inherit: Vec<(i32, String)> = Vec::new();
+    for i in &record.stdio {
+        let fd = nix::fcntl::fcntl(
+            // SAFETY: our stdio, open for our lifetime (main fills gaps).
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(i.fd) },
+            nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10),
+        )
+        .sys("dup", format!("fd {}", i.fd))?;
+        // SAFETY: fcntl just made this fd, and nothing else owns it.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        inherit.push((fd.as_raw_fd(), i.key.clone()));
+        held.push(fd);
+    }
+    for (_, key, path) in &namespaces {
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .sys("open", path.display())?;
+        inherit.push((fd.as_raw_fd(), key.to_string()));
+        held.push(fd);
+    }
+    let join = cgroup
+        .dirs
+        .iter()
+        .map(|d| {
+            let p = d.path.join("cgroup.procs");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .sys("open", p.display())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let criu_root = dir.join("criu-root");
+    make_dir(&criu_root)?;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::msg(format!("{}: path has a NUL byte", p.display())))
+    };
+    let pid_path = dir.join("criu.pid");
+    make_dir(&o.paths.work)?;
+    let cgroup_roots = criu::cgroup_roots(&cgroup);
+    let args = criu::restore_args(&criu::Restore {
+        images: &o.paths.images,
+        work: &o.paths.work,
+        root: &criu_root,
+        pid_file: &pid_path,
+        mounts: &mounts,
+        inherit: &inherit,
+        cgroup_roots: &cgroup_roots,
+        options: &o.options,
+    });
+    let setup = criu::Setup {
+        inherit: inherit.iter().map(|(fd, _)| *fd).collect(),
+        join_cgroups: join,
+        private_root: Some((cstr(&bundle.rootfs)?, cstr(&criu_root)?)),
+    };
+    criu.run("restore", &args, &o.paths.work.join("restore.log"), setup)?;
+    drop(held);
+    let text = std::fs::read_to_string(&pid_path).sys("read", pid_path.display())?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .map_err(|_| Error::msg(format!("criu wrote no pid to {}", pid_path.display())))?;
+    let pidfd = crate::linux::sys::pidfd_open(pid).sys("pidfd_open", pid)?;
+    undo.init = Some((pid, pidfd));
+    let _ = std::fs::remove_file(&pid_path);
+    let _ = std::fs::remove_dir(&criu_root);
+
+    // CRIU restores the keyring it dumped; exec gets a new one, as after
+    // a create without --no-new-keyring.
+    let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
+    state::save(&dir, &saved)?;
+    if let Some(p) = o.pid_file {
+        launch::write_pid_file(p, pid)?;
+    }
+    let (pid, pidfd) = undo.init.take().expect("set above");
+    undo.disarm();
+    crate::logging::debug(&format!("container {} restored: init pid {pid}", o.id));
+    Ok((pid, pidfd))
+}

@@ -1,0 +1,372 @@
+//! checkpoint and restore through CRIU. Each test asks `criu check`
+//! first and asserts what must then happen: where CRIU works (the systemd
+//! VM, which sets BERTH_EXPECT_CRIU=1 so that a broken CRIU fails the
+//! test rather than passing as a refusal), a real checkpoint and restore;
+//! where it cannot (this host's kernel: "Unexpected rt vDSO area
+//! bounds"), a clear refusal that leaves the container as it was.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `criu check`: Ok, or criu's complaint.
+fn criu_check() -> Result<(), String> {
+    let out = match Command::new("criu").arg("check").output() {
+        Ok(o) => o,
+        Err(e) => return Err(format!("criu: {e}")),
+    };
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+}
+
+/// Whether CRIU works here; with BERTH_EXPECT_CRIU=1 it must.
+fn criu_works() -> Result<(), String> {
+    let probe = criu_check();
+    if std::env::var("BERTH_EXPECT_CRIU").as_deref() == Ok("1") {
+        assert!(
+            probe.is_ok(),
+            "BERTH_EXPECT_CRIU=1 but `criu check` fails: {probe:?}"
+        );
+    }
+    eprintln!("criu check: {probe:?}");
+    probe
+}
+
+/// What berth must say when CRIU cannot work: that criu is missing, or
+/// the first of criu's own error messages.
+fn first_complaint(why: &str) -> String {
+    if why.starts_with("criu: ") {
+        return "criu: not found".into();
+    }
+    why.lines()
+        .find_map(|l| l.split_once("): ").map(|(_, m)| m.trim().to_string()))
+        .unwrap_or_else(|| why.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// A berth command whose stdio is files, never pipes: a restored
+/// container takes over the stdio of the restore that made it.
+fn berth_files(b: &Bundle, args: &[&str]) -> Output {
+    let err_path = b.dir.join("cmd.stderr");
+    let out_path = b.dir.join("cmd.stdout");
+    let status = b
+        .cmd(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The counter the container writes to its /tmp (a tmpfs, which CRIU
+/// dumps and restores with it).
+fn counter(pid: i64) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/root/tmp/count"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn counting_bundle() -> Bundle {
+    let b = bundle(&[
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done",
+    ]);
+    let out = b.create(&[]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    b
+}
+
+fn pid_of(b: &Bundle) -> i64 {
+    let s = b.state();
+    assert_eq!(s["status"], "running", "{s}");
+    s["pid"].as_i64().unwrap()
+}
+
+#[test]
+fn help_exits_zero_only_when_criu_works() {
+    let probe = criu_works();
+    for sub in ["checkpoint", "restore"] {
+        let out = Command::new(berth())
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        match &probe {
+            Ok(()) => {
+                assert!(out.status.success(), "{sub} --help: {}", stderr(&out));
+                assert!(stdout(&out).contains("--image-path"), "{}", stdout(&out));
+            }
+            Err(why) => {
+                assert!(!out.status.success(), "{sub} --help exited 0 without CRIU");
+                let e = stderr(&out);
+                assert!(e.contains(&first_complaint(why)), "{e}\nwant: {why}");
+            }
+        }
+    }
+    // --criu picks the binary: a missing one is no support, said so.
+    let out = Command::new(berth())
+        .args(["--criu", "/nonexistent/criu", "checkpoint", "--help"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/nonexistent/criu: not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn checkpoint_and_restore() {
+    match criu_works() {
+        Ok(()) => round_trip(),
+        Err(why) => refused(&why),
+    }
+}
+
+/// Without CRIU: a checkpoint fails with criu's complaint and leaves the
+/// container running and deletable; a restore leaves nothing behind.
+fn refused(why: &str) {
+    let b = counting_bundle();
+    let pid = pid_of(&b);
+    let img = b.dir.join("img");
+    let out = berth_files(
+        &b,
+        &["checkpoint", "--image-path", img.to_str().unwrap(), &b.id],
+    );
+    assert!(!out.status.success(), "checkpoint succeeded without CRIU");
+    let e = stderr(&out);
+    assert!(e.contains(&first_complaint(why)), "{e}\nwant: {why}");
+    assert_eq!(
+        pid_of(&b),
+        pid,
+        "the container changed after a failed checkpoint"
+    );
+    // Still counting.
+    let before = counter(pid).unwrap_or(0);
+    wait_until("the counter to go on", || {
+        counter(pid).unwrap_or(0) > before
+    });
+    restore_failure_leaves_nothing(&b, &first_complaint(why));
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_until("the container to stop", || b.state()["status"] == "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+/// A restore that CRIU fails (here: images without CRIU's files) takes
+/// back the state dir and the cgroup it made.
+fn restore_failure_leaves_nothing(b: &Bundle, want: &str) {
+    let img = b.dir.join("bogus-img");
+    std::fs::create_dir_all(&img).unwrap();
+    std::fs::write(img.join("berth-criu.json"), r#"{"mounts":[],"stdio":[]}"#).unwrap();
+    let id = format!("{}-r", b.id);
+    let out = berth_files(
+        b,
+        &[
+            "restore",
+            "-d",
+            "--image-path",
+            img.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert!(!out.status.success(), "restore of nothing succeeded");
+    let e = stderr(&out);
+    assert!(e.contains(want), "{e}\nwant: {want}");
+    assert!(!b.root.join(&id).exists(), "state dir left behind");
+    for d in cgroup_dirs_for(&id) {
+        assert!(!d.exists(), "cgroup {} left behind", d.display());
+    }
+}
+
+fn checkpoint(b: &Bundle, img: &Path, extra: &[&str]) {
+    let mut args = vec!["checkpoint", "--image-path", img.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(&b.id);
+    let out = berth_files(b, &args);
+    let name = if extra.contains(&"--pre-dump") {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    };
+    let log = std::fs::read_to_string(img.join(name)).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    assert!(
+        out.status.success(),
+        "checkpoint {extra:?}: {}\n{name} (last lines, reversed):\n{}",
+        stderr(&out),
+        tail.join("\n")
+    );
+}
+
+fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
+    let out = berth_files(
+        b,
+        &[
+            "restore",
+            "--detach",
+            "--image-path",
+            img.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &b.id,
+        ],
+    );
+    let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    assert!(
+        out.status.success(),
+        "restore: {}\nrestore.log (last lines, reversed):\n{}",
+        stderr(&out),
+        tail.join("\n")
+    );
+}
+
+/// With CRIU: checkpoint ends the container, restore brings it back under
+/// the same id, counting on from where it was; exec, a checkpoint with
+/// --leave-running, kill and delete work on the restored container.
+fn round_trip() {
+    let b = counting_bundle();
+    let pid = pid_of(&b);
+    wait_until("the counter to reach 3", || counter(pid).unwrap_or(0) >= 3);
+    // A pre-dump leaves it running; the dump on top of it is incremental.
+    let pre = b.dir.join("pre");
+    checkpoint(&b, &pre, &["--pre-dump"]);
+    assert_eq!(pid_of(&b), pid);
+    let n = counter(pid).unwrap();
+    wait_until("the counter to go on after --pre-dump", || {
+        counter(pid).unwrap_or(0) > n
+    });
+    let img: PathBuf = b.dir.join("img");
+    checkpoint(&b, &img, &["--parent-path", "../pre"]);
+    let at_dump = std::fs::read_to_string(img.join("berth-criu.json")).unwrap();
+    eprintln!("berth-criu.json: {at_dump}");
+    // As runc: the dumped container is gone (process, state, cgroup).
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}/root/tmp")).is_err(),
+        "the container's init still runs after checkpoint"
+    );
+    let st = b.cmd(&["state", &b.id]).output().unwrap();
+    assert!(
+        !st.status.success(),
+        "state after checkpoint: {}",
+        stdout(&st)
+    );
+    b.assert_no_leftovers();
+
+    let pid_file = b.dir.join("restored.pid");
+    restore(&b, &img, &pid_file);
+    let written: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let s = b.state();
+    eprintln!("state after restore: {s}");
+    assert_eq!(s["status"], "running");
+    assert_eq!(s["pid"].as_i64().unwrap(), written);
+    let new_pid = written;
+    let restored = counter(new_pid).expect("no counter in the restored container");
+    assert!(restored >= 3, "counter after restore: {restored}");
+    // It counts on from there: a fresh start would write 1, 2, ...
+    wait_until("the restored counter to go on", || {
+        let n = counter(new_pid).unwrap_or(0);
+        assert!(n >= restored, "counter went back from {restored} to {n}");
+        n > restored
+    });
+    // In the container's cgroup again.
+    let procs: Vec<String> = cgroup_dirs_for(&b.id)
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .collect();
+    assert!(
+        procs
+            .iter()
+            .any(|p| p.lines().any(|l| l == new_pid.to_string())),
+        "restored init {new_pid} is not in the container's cgroup: {procs:?}"
+    );
+
+    // exec joins the restored namespaces.
+    let out = berth_files(&b, &["exec", &b.id, "sh", "-c", "cat /tmp/count; hostname"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    let seen: u64 = lines.next().unwrap().trim().parse().unwrap();
+    assert!(seen >= restored, "exec saw {seen}");
+    assert_eq!(lines.next(), Some("berth-test"));
+
+    // --leave-running: the same process goes on.
+    let img2 = b.dir.join("img2");
+    let before = counter(new_pid).unwrap();
+    checkpoint(&b, &img2, &["--leave-running"]);
+    assert_eq!(pid_of(&b), new_pid);
+    wait_until("the counter to go on after --leave-running", || {
+        counter(new_pid).unwrap_or(0) > before
+    });
+    assert!(img2.join("berth-criu.json").exists());
+
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_until("the container to stop", || b.state()["status"] == "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+
+    foreground_restore(&b, &img2, before);
+    restore_failure_leaves_nothing(&b, "criu restore failed");
+}
+
+/// Without --detach, restore waits for the container as `run` does: it
+/// exits with the container's status and deletes it. The images are the
+/// --leave-running ones.
+fn foreground_restore(b: &Bundle, img: &Path, at_least: u64) {
+    let mut child = b
+        .cmd(&[
+            "restore",
+            "--image-path",
+            img.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &b.id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(b.dir.join("fg.stdout")).unwrap())
+        .stderr(std::fs::File::create(b.dir.join("fg.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let fg_err = || std::fs::read_to_string(b.dir.join("fg.stderr")).unwrap_or_default();
+    wait_until("the foreground restore to bring it back", || {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("foreground restore exited {st}: {}", fg_err());
+        }
+        let out = b.cmd(&["state", &b.id]).output().unwrap();
+        out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["status"]
+                == "running"
+    });
+    let pid = pid_of(b);
+    let n = counter(pid).expect("no counter after the foreground restore");
+    assert!(n >= at_least, "counter {n} after restoring from {at_least}");
+    b.ok(&["kill", &b.id, "KILL"]);
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(137), "foreground restore: {}", fg_err());
+    b.assert_no_leftovers();
+}
