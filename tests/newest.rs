@@ -422,7 +422,11 @@ fn intel_rdt_is_refused_naming_resctrl() {
     }
     b.assert_no_leftovers();
     assert!(!std::path::Path::new("/sys/fs/resctrl/berth").exists());
-    assert_eq!(features()["linux"]["intelRdt"]["enabled"], false);
+    // features.md 1.3: neither of intelRdt's newer fields either.
+    let rdt = &features()["linux"]["intelRdt"];
+    assert_eq!(rdt["enabled"], false);
+    assert_eq!(rdt["schemata"], false);
+    assert_eq!(rdt["monitoring"], false);
 }
 
 /// A network namespace held by a process of the test's own (no `ip
