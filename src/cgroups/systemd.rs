@@ -10,7 +10,12 @@
 //! the cgroupfs driver: resources are written to files too (they cover
 //! what systemd has no property for), freeze, ps, events and delete.
 //! On v1 berth makes and joins the controllers systemd leaves alone
-//! (freezer, cpuset, ...) itself; delete stops the unit.
+//! (freezer, cpuset, ...) itself; delete stops the unit. Annotations
+//! `org.systemd.property.<Name>` add unit properties (annotations.rs).
+
+mod annotations;
+
+pub use annotations::properties as annotation_properties;
 
 use super::{Cgroup, Dir, Hierarchy, devices, own_path, parse_mountinfo, read_proc, v1, v2};
 use crate::dbus::{self, Connection, Value};
@@ -580,13 +585,16 @@ fn unified(hierarchies: &[Hierarchy]) -> bool {
 }
 
 /// Start the container's unit with `pid` in it and return its cgroup. On
-/// failure nothing of it is left.
+/// failure nothing of it is left. `extra` are the properties the config's
+/// annotations ask for (`annotation_properties`); they come last, so that
+/// they win over berth's own, as with runc.
 pub fn create(
     sd: &mut Systemd,
     unit: &Unit,
     pid: i32,
     r: &LinuxResources,
     devices: &[LinuxDevice],
+    extra: Vec<Value>,
 ) -> Result<Cgroup> {
     let hierarchies = parse_mountinfo(&read_proc("/proc/self/mountinfo")?);
     let unified = unified(&hierarchies);
@@ -600,6 +608,7 @@ pub fn create(
     if r.pids().as_ref().is_none_or(|p| p.limit() == 0) {
         properties.push(t("TasksMax", u64::MAX));
     }
+    properties.extend(extra);
     sd.start(&unit.name, properties)?;
     let own = read_proc(&format!("/proc/{pid}/cgroup"));
     let own = match own {

@@ -13,7 +13,9 @@
 #     hold the limits; the container is in the scope; exec, ps, pause,
 #     resume, events and update work; a second container asking for the
 #     same unit fails and leaves the first alone; the device policy
-#     denies what it does not allow; delete removes the scope.
+#     denies what it does not allow; delete removes the scope. The
+#     scope's bundle has org.systemd.property.* annotations (CollectMode,
+#     TimeoutStopSec, After): the unit shows them.
 #   run: a foreground run is in its scope and leaves no unit behind.
 #   slice: a cgroupsPath name ending in .slice makes a slice for it.
 #   bus: without systemd's private socket, berth goes through dbus-daemon.
@@ -142,6 +144,8 @@ fi
 # ---- scope: a detached container with limits
 UNIT=berth-$ID.scope
 bundle "$WORK/b1" "system.slice:berth:$ID" '["sh", "-c", "cat /proc/self/cgroup; sleep 1000"]'
+# Unit properties from annotations (GVariant text, as runc takes them).
+sed -i -e 's|^  "ociVersion": "1.2.0",|&\n  "annotations": {"org.systemd.property.CollectMode": "'"'inactive-or-failed'"'", "org.systemd.property.TimeoutStopSec": "uint64 7", "org.systemd.property.After": "@as ['"'systemd-journald.service'"']"},|' "$WORK/b1/config.json"
 sdb run -d -b "$WORK/b1" "$ID" > "$WORK/run1.out" 2> "$WORK/run1.err" < /dev/null ||
     fail "berth --systemd-cgroup run -d: $(cat "$WORK/run1.err")"
 ok "run -d with cgroupsPath system.slice:berth:$ID"
@@ -153,6 +157,10 @@ expect_prop "$UNIT" TasksMax 42
 expect_prop "$UNIT" CPUQuotaPerSecUSec 500ms
 expect_prop "$UNIT" DevicePolicy strict
 ok "systemctl show $UNIT: $MEMPROP=67108864 TasksMax=42 CPUQuotaPerSecUSec=500ms DevicePolicy=strict"
+expect_prop "$UNIT" CollectMode inactive-or-failed
+expect_prop "$UNIT" TimeoutStopUSec 7s
+show "$UNIT" After | grep -q systemd-journald.service || fail "After=$(show "$UNIT" After) lacks systemd-journald.service"
+ok "annotations: CollectMode=inactive-or-failed TimeoutStopUSec=7s After=systemd-journald.service"
 if [ $V2 = 1 ]; then
     expect_prop "$UNIT" CPUWeight 39
     D=$CG/system.slice/$UNIT
