@@ -708,10 +708,32 @@ pub fn stop_unit(name: &str) -> Result<()> {
 
 /// `update` on a systemd container: the unit's properties first, so that
 /// systemd does not put the old values back later (the files follow).
-pub fn update(name: &str, r: &LinuxResources, unified: bool) -> Result<()> {
+pub fn update(
+    name: &str,
+    r: &LinuxResources,
+    devices: &[LinuxDevice],
+    unified: bool,
+) -> Result<()> {
     let mut sd = Systemd::connect()?;
-    let properties = resource_properties(r, unified, sd.version)?;
+    let properties = update_properties(r, devices, unified, sd.version)?;
     sd.set(name, properties)
+}
+
+/// What an update sets: the resources given and, when it has device
+/// rules, a new DevicePolicy= and DeviceAllow= list that holds the
+/// config's linux.devices (`devices`) and the defaults, as create's did.
+fn update_properties(
+    r: &LinuxResources,
+    devices: &[LinuxDevice],
+    unified: bool,
+    version: u32,
+) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    if let Some(list) = r.devices() {
+        out.extend(device_properties(&devices::rules(list, devices)?, version));
+    }
+    out.extend(resource_properties(r, unified, version)?);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -948,6 +970,31 @@ mod tests {
 3 0 0:3 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
 4 0 0:4 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
 ";
+
+    #[test]
+    fn an_update_with_device_rules_sends_the_whole_device_policy() {
+        // No rules: the unit's device policy is left as it is.
+        let r = res(r#"{"pids":{"limit":5}}"#);
+        assert_eq!(
+            show(&update_properties(&r, &[], true, 252).unwrap()),
+            ["TasksMax=5"]
+        );
+        // Rules: policy and list again, with linux.devices still allowed.
+        let dev: LinuxDevice =
+            serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#)
+                .unwrap();
+        let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+            {"allow":true,"type":"c","major":1,"minor":11,"access":"rm"}]}"#);
+        let p = update_properties(&r, &[dev], true, 252).unwrap();
+        let text = show(&p).join("\n");
+        assert_eq!(show(&p)[0], "DevicePolicy=strict");
+        for want in [
+            r#"Str("/dev/char/1:11"), Str("rm")"#,
+            r#"Str("/dev/char/10:229"), Str("rwm")"#,
+        ] {
+            assert!(text.contains(want), "{want} not in {text}");
+        }
+    }
 
     #[test]
     fn the_scope_paths_come_from_the_inits_cgroups() {
