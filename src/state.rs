@@ -49,6 +49,10 @@ pub struct Saved {
     /// linux.memoryPolicy, which `exec` gives its process too.
     #[serde(default)]
     pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// linux.devices: an `update` with new device rules keeps them
+    /// allowed, as create did.
+    #[serde(default)]
+    pub devices: Vec<oci_spec::runtime::LinuxDevice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,6 +397,7 @@ mod tests {
             hooks: None,
             oci_version: "1.2.0".into(),
             resources: None,
+            devices: Vec::new(),
             process: None,
             seccomp: None,
             memory_policy: None,

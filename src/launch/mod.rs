@@ -342,6 +342,7 @@ pub fn create(o: &Options) -> Result<Created> {
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        devices: devices.clone(),
         oci_version: bundle.spec.version().clone(),
     };
     state::save(&dir, &saved)?;
