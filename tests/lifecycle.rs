@@ -300,6 +300,31 @@ fn a_failing_start_container_hook_fails_start() {
     b.assert_no_leftovers();
 }
 
+/// poststart comes after the exec: the hook finds the container's program
+/// in /proc, not berth (the init closed the exec fifo by hand before its
+/// execve, and start could take that for the exec). A poststart hook that
+/// fails stops the container now, so a race here is not harmless.
+#[test]
+fn poststart_sees_the_program_not_berth() {
+    let check = r#"pid=$(grep -o '"pid":[0-9]*' | cut -d: -f2); tr '\0' ' ' < /proc/$pid/cmdline | grep -q '^sleep 100'"#;
+    for _ in 0..20 {
+        let mut b = bundle(&["sleep", "100"]);
+        b.config["hooks"] =
+            json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", check]}]});
+        // A filter loaded between that close and the execve widened the
+        // window.
+        b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["acct", "add_key", "bpf", "kexec_load", "keyctl",
+                "mbind", "move_pages", "perf_event_open", "quotactl", "request_key",
+                "swapon", "swapoff", "syslog", "userfaultfd", "vhangup"], "action": "SCMP_ACT_ERRNO"}]});
+        b.write();
+        assert!(b.create(&[]).status.success());
+        let out = b.cmd(&["start", &b.id]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        b.ok(&["delete", "--force", &b.id]);
+    }
+}
+
 /// runtime-spec 1.3: a failing poststart hook fails start and stops the
 /// container (the hooks after it do not run); a failing poststop hook is
 /// a warning and the hooks after it run.
