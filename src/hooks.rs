@@ -17,9 +17,9 @@ pub fn run_all(stage: &str, hooks: &[Hook], state: &serde_json::Value) -> Result
     Ok(())
 }
 
-/// Run every hook of a stage whose failure is only a warning (poststart,
-/// poststop): runtime.md has the remaining hooks and the lifecycle go on
-/// as if it had succeeded.
+/// Run every hook of a stage whose failure is only a warning (poststop):
+/// runtime.md has the remaining hooks and the lifecycle go on as if it had
+/// succeeded.
 pub fn run_all_warn(stage: &str, hooks: &[Hook], state: &serde_json::Value) {
     for (i, h) in hooks.iter().enumerate() {
         if let Err(e) = run(h, state) {

@@ -18,5 +18,5 @@ pub mod state;
 #[cfg(test)]
 mod tempdir;
 
-pub const SPEC_VERSION: &str = "1.2.1";
+pub const SPEC_VERSION: &str = "1.3.0";
 pub const COMMIT: &str = env!("BERTH_COMMIT");

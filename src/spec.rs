@@ -646,6 +646,25 @@ mod tests {
     }
 
     #[test]
+    fn runtime_spec_1_3_sections_parse() {
+        // Other platforms' sections (freebsd, vm.hwConfig) are not Linux's
+        // business: accepted and ignored, as runc does.
+        let (_d, b) = bundle(&with(|v| {
+            v["ociVersion"] = "1.3.0".into();
+            v["freebsd"] = serde_json::json!({"jail": {"parent": "p", "host": "new"}});
+            v["vm"] = serde_json::json!({"kernel": {"path": "/k"},
+                "hwConfig": {"vcpus": 2, "memory": 1024, "dtdevs": ["/a"]}});
+        }));
+        b.unwrap();
+        // intelRdt's new fields parse, and intelRdt is refused by name.
+        let e = err(&with(|v| {
+            v["linux"]["intelRdt"] = serde_json::json!({"closID": "/",
+                "schemata": ["L3:0=f", "MB:0=20"], "enableMonitoring": true});
+        }));
+        assert!(e.contains("linux.intelRdt") && e.contains("resctrl"), "{e}");
+    }
+
+    #[test]
     fn missing_config_names_the_path_and_errno() {
         let d = tempdir::TempDir::new();
         let e = load_bundle(d.path()).unwrap_err().to_string();

@@ -275,6 +275,55 @@ fn pause_and_resume() {
     b.assert_no_leftovers();
 }
 
+/// New device rules from `update` replace the config's resources.devices,
+/// but the devices the container was given (linux.devices) stay allowed,
+/// as runc keeps them.
+#[test]
+fn update_with_device_rules_keeps_linux_devices_allowed() {
+    let mut b = bundle(&["sleep", "100"]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384}]);
+    b.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = caps.clone();
+    }
+    start_detached(&b);
+    let rules = b.dir.join("rules.json");
+    std::fs::write(
+        &rules,
+        json!({"devices": [{"allow": false, "access": "rwm"},
+                           {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rm"}]})
+        .to_string(),
+    )
+    .unwrap();
+    b.ok(&["update", "--resources", rules.to_str().unwrap(), &b.id]);
+    if !pure_v2() {
+        let list = file(&dir_of(&b, "devices"), "devices.list");
+        assert!(list.contains("c 10:229 rwm"), "linux.devices lost: {list}");
+        assert!(list.lines().any(|l| l == "c 1:11 rm"), "{list}");
+        assert!(list.contains("c 1:3 rwm"), "defaults lost: {list}");
+        assert!(!list.contains("a *:* rwm"), "{list}");
+    }
+    // Seen from inside, on v1 and v2 alike: the device is not refused
+    // (a kernel without fuse says ENODEV, not EPERM); the new rule's
+    // (kmsg, which anyone may write) can be made but not written.
+    let out = b.ok(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "(true < /dev/fuse) 2>&1 | grep -q 'not permitted' || echo fuse; mknod /dev/k c 1 11 && echo made; (echo x > /dev/k) 2>&1; true",
+    ]);
+    assert!(out.starts_with("fuse\nmade\n"), "{out}");
+    assert!(
+        out.contains("can't create /dev/k: Operation not permitted"),
+        "{out}"
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn update_with_flags_and_with_json_on_stdin() {
     let b = bundle(&["sleep", "100"]);

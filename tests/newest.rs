@@ -422,7 +422,11 @@ fn intel_rdt_is_refused_naming_resctrl() {
     }
     b.assert_no_leftovers();
     assert!(!std::path::Path::new("/sys/fs/resctrl/berth").exists());
-    assert_eq!(features()["linux"]["intelRdt"]["enabled"], false);
+    // features.md 1.3: neither of intelRdt's newer fields either.
+    let rdt = &features()["linux"]["intelRdt"];
+    assert_eq!(rdt["enabled"], false);
+    assert_eq!(rdt["schemata"], false);
+    assert_eq!(rdt["monitoring"], false);
 }
 
 /// A network namespace held by a process of the test's own (no `ip
@@ -474,6 +478,48 @@ fn net_devices_stay_in_a_joined_namespace() {
     let dev = std::fs::read_to_string(format!("/proc/{}/net/dev", ns.0.id())).unwrap();
     assert!(dev.contains("ctr1:"), "{dev}");
     assert!(!d.on_host());
+}
+
+/// A persistent namespace as `ip netns add` makes it (nsfs bind-mounted
+/// on a file), in a private mount namespace so that the host keeps no
+/// mount: create, start, delete, then look into the namespace. The spec
+/// (config-linux.md, 1.3) has the runtime leave the device there, under
+/// its container name: it MUST NOT move it back on delete.
+#[test]
+fn net_devices_stay_in_a_bind_mounted_namespace_after_delete() {
+    let d = Dummy::new();
+    let mut b = bundle(&["sleep", "100"]);
+    let ns = b.dir.join("netns");
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+        {"type": "network", "path": ns}
+    ]);
+    b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "ctr3"} });
+    b.write();
+    let berth = format!("{} --root {}", berth(), b.root.display());
+    let script = format!(
+        "set -e; touch {ns}; unshare --net={ns} true; \
+         {berth} create -b {dir} {id} >/dev/null; {berth} start {id}; \
+         ls /sys/class/net | grep -qx {host} && echo on-host-while-running; \
+         {berth} delete --force {id}; \
+         nsenter --net={ns} sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \" | sort'; \
+         ls /sys/class/net | grep -qx {host} && echo back-on-host; \
+         nsenter --net={ns} ip link del ctr3",
+        ns = ns.display(),
+        dir = b.dir.display(),
+        id = b.id,
+        host = d.0,
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    // After delete: still in the namespace, renamed; not on the host.
+    assert_eq!(stdout(&out), "ctr3\nlo\n");
+    assert!(!d.on_host());
+    b.assert_no_leftovers();
 }
 
 #[test]

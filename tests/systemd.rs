@@ -114,6 +114,34 @@ fn cgroups_path_must_be_slice_prefix_name_with_the_driver_and_not_without() {
 }
 
 #[test]
+fn unreadable_systemd_property_annotations_are_refused_by_name() {
+    // Refused before systemd is asked anything (there is none here), and
+    // only with the driver: the cgroupfs one ignores them, as runc does.
+    for (key, value, want) in [
+        ("org.systemd.property.CollectMode", "inactive", "inactive"),
+        (
+            "org.systemd.property.Collect_Mode",
+            "'x'",
+            "systemd property name",
+        ),
+        ("org.systemd.property.TimeoutStopSec", "'5s'", "seconds"),
+        ("org.systemd.property.Wants", "@as [1]", "is not a value"),
+    ] {
+        let mut b = bundle(&["true"]);
+        b.config["annotations"] = json!({ key: value });
+        let (ok, err) = create_systemd(&b, &b.dir.join("bus"));
+        assert!(!ok);
+        assert!(
+            err.contains(&format!("annotations[{key:?}]")) && err.contains(want),
+            "{key}={value}: {err}"
+        );
+        assert!(!err.contains("/run/systemd/private"), "{err}");
+        b.assert_no_leftovers();
+        assert_eq!(b.run_ok(), "");
+    }
+}
+
+#[test]
 fn features_say_systemd() {
     let out = std::process::Command::new(berth())
         .arg("features")

@@ -122,7 +122,7 @@ impl Cgroup {
         // A systemd unit's own properties first: systemd writes them back
         // to the files whenever it reloads.
         if update && let Some(unit) = &self.systemd {
-            systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
+            systemd::update(unit, r, devices, self.dirs.iter().all(|d| d.hierarchy.v2))?;
         }
         // (write, goes to the v2 hierarchy)
         let writes: Vec<(FileWrite, bool)> = if has_v1 {

@@ -10,9 +10,17 @@
 //! the cgroupfs driver: resources are written to files too (they cover
 //! what systemd has no property for), freeze, ps, events and delete.
 //! On v1 berth makes and joins the controllers systemd leaves alone
-//! (freezer, cpuset, ...) itself; delete stops the unit.
+//! (freezer, cpuset, ...) itself; delete stops the unit. Annotations
+//! `org.systemd.property.<Name>` add unit properties (annotations.rs);
+//! properties.rs turns the config into unit properties.
 
-use super::{Cgroup, Dir, Hierarchy, devices, own_path, parse_mountinfo, read_proc, v1, v2};
+mod annotations;
+mod properties;
+
+pub use annotations::properties as annotation_properties;
+use properties::{device_properties, resource_properties, t, unit_properties, update_properties};
+
+use super::{Cgroup, Dir, Hierarchy, devices, own_path, parse_mountinfo, read_proc};
 use crate::dbus::{self, Connection, Value};
 use crate::error::{Error, Result, SysContext};
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
@@ -120,233 +128,6 @@ pub fn expand_slice(slice: &str) -> std::result::Result<String, String> {
         prefix.push_str(&format!("{part}-"));
     }
     Ok(path)
-}
-
-/// One (name, value) entry of a unit's a(sv) properties.
-fn prop(name: &str, v: Value) -> Value {
-    Value::Struct(vec![Value::str(name), Value::variant(v)])
-}
-
-fn t(name: &str, v: u64) -> Value {
-    prop(name, Value::U64(v))
-}
-
-fn b(name: &str, v: bool) -> Value {
-    prop(name, Value::Bool(v))
-}
-
-/// What every container unit gets, as runc sets it.
-pub fn unit_properties(u: &Unit, pid: i32, unified: bool) -> Vec<Value> {
-    let mut out = vec![prop(
-        "Description",
-        Value::str(format!("berth container {}", u.container)),
-    )];
-    if u.is_slice() {
-        // A slice's place is given by its name; Wants= orders it after
-        // the parent the config names.
-        out.push(prop(
-            "Wants",
-            Value::Array("s".into(), vec![Value::str(&u.slice)]),
-        ));
-    } else {
-        out.push(prop("Slice", Value::str(&u.slice)));
-        out.push(b("Delegate", true));
-        out.push(prop(
-            "PIDs",
-            Value::Array("u".into(), vec![Value::U32(pid as u32)]),
-        ));
-    }
-    // Accounting on makes systemd enable every controller for the unit,
-    // as the cgroupfs driver has them.
-    out.push(b("MemoryAccounting", true));
-    out.push(b("CPUAccounting", true));
-    out.push(b(
-        if unified {
-            "IOAccounting"
-        } else {
-            "BlockIOAccounting"
-        },
-        true,
-    ));
-    out.push(b("TasksAccounting", true));
-    // No implicit ordering against shutdown.target & co.
-    out.push(b("DefaultDependencies", false));
-    out
-}
-
-/// A cgroup file value as a systemd number: "max" and -1 are infinity.
-fn number(v: &str) -> Option<u64> {
-    match v.trim() {
-        "max" | "-1" => Some(u64::MAX),
-        n => n.parse().ok(),
-    }
-}
-
-/// "0-3,8" as systemd's CPU/NUMA node mask: bit n of byte n/8.
-pub fn cpu_mask(list: &str) -> Result<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::new();
-    let bad = || Error::config("linux.resources.cpu", format!("{list:?} is not a CPU list"));
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi): (usize, usize) = (
-            lo.trim().parse().map_err(|_| bad())?,
-            hi.trim().parse().map_err(|_| bad())?,
-        );
-        if lo > hi || hi >= 1 << 16 {
-            return Err(bad());
-        }
-        for n in lo..=hi {
-            if out.len() <= n / 8 {
-                out.resize(n / 8 + 1, 0);
-            }
-            out[n / 8] |= 1 << (n % 8);
-        }
-    }
-    Ok(out)
-}
-
-/// linux.resources as unit properties, derived from the very file writes
-/// the cgroupfs driver makes (so conversions such as shares to weight
-/// and v2 swap are done once). Devices are left to `device_properties`.
-/// `version` is systemd's: older ones lack some properties.
-pub fn resource_properties(r: &LinuxResources, unified: bool, version: u32) -> Result<Vec<Value>> {
-    let writes = if unified {
-        v2::writes(r)?
-    } else {
-        v1::writes(r)?
-    };
-    let mut out = Vec::new();
-    let (mut quota, mut period): (Option<i64>, Option<u64>) = (None, None);
-    for w in &writes {
-        let name = match w.file.as_str() {
-            "memory.limit_in_bytes" => "MemoryLimit",
-            "memory.max" => "MemoryMax",
-            "memory.low" => "MemoryLow",
-            "memory.high" => "MemoryHigh",
-            "memory.min" => "MemoryMin",
-            "memory.swap.max" => "MemorySwapMax",
-            "cpu.shares" => "CPUShares",
-            "cpu.weight" => "CPUWeight",
-            "blkio.weight" => "BlockIOWeight",
-            "pids.max" => "TasksMax",
-            "cpu.cfs_quota_us" => {
-                quota = w.value.parse().ok();
-                continue;
-            }
-            "cpu.cfs_period_us" => {
-                period = w.value.parse().ok();
-                continue;
-            }
-            "cpu.max" => {
-                let mut f = w.value.split_whitespace();
-                quota = f.next().map(|q| q.parse().unwrap_or(-1));
-                period = f.next().and_then(|p| p.parse().ok());
-                continue;
-            }
-            "cpuset.cpus" | "cpuset.mems" if version >= 244 => {
-                let name = if w.file == "cpuset.cpus" {
-                    "AllowedCPUs"
-                } else {
-                    "AllowedMemoryNodes"
-                };
-                let mask = cpu_mask(&w.value)?;
-                out.push(prop(
-                    name,
-                    Value::Array("y".into(), mask.into_iter().map(Value::Byte).collect()),
-                ));
-                continue;
-            }
-            // The rest has no property; the file write does it.
-            _ => continue,
-        };
-        match number(&w.value) {
-            Some(n) => out.push(t(name, n)),
-            None => crate::logging::debug(&format!(
-                "systemd: {}={:?} is not a number; left to the file write",
-                w.file, w.value
-            )),
-        }
-    }
-    let period = period.filter(|p| *p != 0);
-    if let Some(p) = period
-        && version >= 242
-    {
-        out.push(t("CPUQuotaPeriodUSec", p));
-    }
-    if quota.is_some() || period.is_some() {
-        // systemd keeps the quota as a whole percentage of a CPU: round
-        // up to 10 ms per second so that the kernel's quota is not below
-        // the config's.
-        let per_sec = match quota {
-            Some(q) if q > 0 => {
-                let v = q as u64 * 1_000_000 / period.unwrap_or(100_000);
-                v.div_ceil(10_000) * 10_000
-            }
-            _ => u64::MAX,
-        };
-        out.push(t("CPUQuotaPerSecUSec", per_sec));
-    }
-    Ok(out)
-}
-
-/// The device policy as DevicePolicy= and DeviceAllow=, from the same
-/// rules the v1 devices files get. systemd has no deny list: a policy
-/// that allows all but some devices becomes deny-all here (the v1 files
-/// still carry it), as runc does.
-pub fn device_properties(rules: &[devices::Rule], version: u32) -> Vec<Value> {
-    let entries = |list: Vec<Value>| prop("DeviceAllow", Value::Array("(ss)".into(), list));
-    let policy = devices::Policy::replay(rules);
-    let only = match (policy.default_allow, policy.exceptions.is_empty()) {
-        (true, true) => {
-            return vec![prop("DevicePolicy", Value::str("auto")), entries(vec![])];
-        }
-        (true, false) => {
-            crate::logging::warn(
-                "systemd cannot deny some devices and allow the rest: its device policy is deny-all",
-            );
-            Vec::new()
-        }
-        (false, _) => policy.exceptions,
-    };
-    let mut allow = Vec::new();
-    for a in only {
-        let (group, kind) = match a.kind {
-            devices::Kind::Block => ("block", 'b'),
-            devices::Kind::Char => ("char", 'c'),
-            // "a" resets the policy: it is never an exception.
-            devices::Kind::All => continue,
-        };
-        let path = match (a.major, a.minor) {
-            (None, None) => format!("{group}-*"),
-            (None, Some(_)) => {
-                crate::logging::debug(&format!(
-                    "systemd has no rule for {} *:{} devices; left to the devices files",
-                    kind,
-                    a.minor.unwrap_or_default()
-                ));
-                continue;
-            }
-            (Some(major), None) if version >= 240 => format!("{group}-{major}"),
-            (Some(_), None) => continue,
-            (Some(major), Some(minor)) => format!("/dev/{group}/{major}:{minor}"),
-        };
-        let perms: String = [
-            (devices::READ, 'r'),
-            (devices::WRITE, 'w'),
-            (devices::MKNOD, 'm'),
-        ]
-        .iter()
-        .filter(|(bit, _)| a.access & bit != 0)
-        .map(|(_, c)| *c)
-        .collect();
-        allow.push(Value::Struct(vec![Value::str(path), Value::str(perms)]));
-    }
-    // An empty DeviceAllow first clears what the unit had.
-    vec![
-        prop("DevicePolicy", Value::str("strict")),
-        entries(vec![]),
-        entries(allow),
-    ]
 }
 
 /// A connection to systemd's manager.
@@ -580,13 +361,16 @@ fn unified(hierarchies: &[Hierarchy]) -> bool {
 }
 
 /// Start the container's unit with `pid` in it and return its cgroup. On
-/// failure nothing of it is left.
+/// failure nothing of it is left. `extra` are the properties the config's
+/// annotations ask for (`annotation_properties`); they come last, so that
+/// they win over berth's own, as with runc.
 pub fn create(
     sd: &mut Systemd,
     unit: &Unit,
     pid: i32,
     r: &LinuxResources,
     devices: &[LinuxDevice],
+    extra: Vec<Value>,
 ) -> Result<Cgroup> {
     let hierarchies = parse_mountinfo(&read_proc("/proc/self/mountinfo")?);
     let unified = unified(&hierarchies);
@@ -600,6 +384,7 @@ pub fn create(
     if r.pids().as_ref().is_none_or(|p| p.limit() == 0) {
         properties.push(t("TasksMax", u64::MAX));
     }
+    properties.extend(extra);
     sd.start(&unit.name, properties)?;
     let own = read_proc(&format!("/proc/{pid}/cgroup"));
     let own = match own {
@@ -699,9 +484,14 @@ pub fn stop_unit(name: &str) -> Result<()> {
 
 /// `update` on a systemd container: the unit's properties first, so that
 /// systemd does not put the old values back later (the files follow).
-pub fn update(name: &str, r: &LinuxResources, unified: bool) -> Result<()> {
+pub fn update(
+    name: &str,
+    r: &LinuxResources,
+    devices: &[LinuxDevice],
+    unified: bool,
+) -> Result<()> {
     let mut sd = Systemd::connect()?;
-    let properties = resource_properties(r, unified, sd.version)?;
+    let properties = update_properties(r, devices, unified, sd.version)?;
     sd.set(name, properties)
 }
 
@@ -772,168 +562,6 @@ mod tests {
     }
 
     /// Properties as "Name=value" text, for comparing.
-    fn show(props: &[Value]) -> Vec<String> {
-        props
-            .iter()
-            .map(|p| {
-                let Value::Struct(f) = p else { panic!() };
-                let Value::Variant(v) = &f[1] else { panic!() };
-                let v = match v.as_ref() {
-                    Value::Str(s) => s.clone(),
-                    Value::Bool(b) => b.to_string(),
-                    Value::U64(n) if *n == u64::MAX => "infinity".into(),
-                    Value::U64(n) => n.to_string(),
-                    other => format!("{other:?}"),
-                };
-                format!("{}={v}", f[0].as_str().unwrap())
-            })
-            .collect()
-    }
-
-    fn res(json: &str) -> LinuxResources {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn a_scope_gets_runcs_unit_properties() {
-        let u = unit("system.slice:berth:x").unwrap();
-        let p = show(&unit_properties(&u, 42, true));
-        assert_eq!(
-            p,
-            [
-                "Description=berth container x",
-                "Slice=system.slice",
-                "Delegate=true",
-                "PIDs=Array(\"u\", [U32(42)])",
-                "MemoryAccounting=true",
-                "CPUAccounting=true",
-                "IOAccounting=true",
-                "TasksAccounting=true",
-                "DefaultDependencies=false",
-            ]
-        );
-        let p = show(&unit_properties(&u, 42, false));
-        assert!(p.contains(&"BlockIOAccounting=true".to_string()), "{p:?}");
-        let s = unit("system.slice::pod.slice").unwrap();
-        let p = show(&unit_properties(&s, 42, true));
-        assert!(p[1].starts_with("Wants="), "{p:?}");
-        assert!(
-            !p.iter()
-                .any(|x| x.starts_with("PIDs") || x.starts_with("Delegate"))
-        );
-    }
-
-    #[test]
-    fn resources_map_to_v2_properties() {
-        let r = res(
-            r#"{"memory":{"limit":67108864,"reservation":1048576,"swap":134217728},
-            "cpu":{"shares":1024,"quota":50000,"period":100000,"cpus":"0-1,3"},"pids":{"limit":42},
-            "unified":{"memory.high":"max"}}"#,
-        );
-        let p = resource_properties(&r, true, 252).unwrap();
-        let text = show(&p);
-        assert_eq!(
-            text,
-            [
-                "MemoryLow=1048576",
-                "MemoryMax=67108864",
-                "MemorySwapMax=67108864",
-                "CPUWeight=39",
-                "AllowedCPUs=Array(\"y\", [Byte(11)])",
-                "TasksMax=42",
-                "MemoryHigh=infinity",
-                "CPUQuotaPeriodUSec=100000",
-                "CPUQuotaPerSecUSec=500000",
-            ]
-        );
-        // Old systemd: no period property, no AllowedCPUs.
-        let text = show(&resource_properties(&r, true, 241).unwrap());
-        assert!(
-            !text
-                .iter()
-                .any(|x| x.starts_with("CPUQuotaPeriod") || x.starts_with("Allowed"))
-        );
-    }
-
-    #[test]
-    fn resources_map_to_v1_properties() {
-        let r = res(
-            r#"{"memory":{"limit":-1},"cpu":{"shares":512,"quota":12345},"pids":{"limit":-1},"blockIO":{"weight":300}}"#,
-        );
-        let text = show(&resource_properties(&r, false, 252).unwrap());
-        assert_eq!(
-            text,
-            [
-                "MemoryLimit=infinity",
-                "CPUShares=512",
-                "TasksMax=infinity",
-                "BlockIOWeight=300",
-                // 12345 per 100000 is 123450 us/s: rounded up to 130000.
-                "CPUQuotaPerSecUSec=130000",
-            ]
-        );
-        // A period alone: unlimited quota with that period.
-        let text =
-            show(&resource_properties(&res(r#"{"cpu":{"period":50000}}"#), false, 252).unwrap());
-        assert_eq!(
-            text,
-            ["CPUQuotaPeriodUSec=50000", "CPUQuotaPerSecUSec=infinity"]
-        );
-        // Zeros are unset, as Docker sends them.
-        let zeros =
-            res(r#"{"memory":{"limit":0},"cpu":{"shares":0,"quota":0},"pids":{"limit":0}}"#);
-        assert!(resource_properties(&zeros, false, 252).unwrap().is_empty());
-    }
-
-    #[test]
-    fn cpu_masks_are_little_endian_bits() {
-        assert_eq!(cpu_mask("0").unwrap(), [1]);
-        assert_eq!(cpu_mask("0-3,8").unwrap(), [0x0f, 0x01]);
-        assert_eq!(cpu_mask("9").unwrap(), [0, 2]);
-        assert!(cpu_mask("3-1").is_err());
-        assert!(cpu_mask("x").is_err());
-    }
-
-    #[test]
-    fn the_device_policy_becomes_device_allow() {
-        let cfg: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
-            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"},
-                {"allow":true,"type":"b","major":8,"access":"r"},{"allow":true,"type":"c","minor":3,"access":"r"}]"#,
-        )
-        .unwrap();
-        let p = device_properties(&devices::rules(&cfg, &[]).unwrap(), 252);
-        let text = show(&p);
-        assert_eq!(text[0], "DevicePolicy=strict");
-        assert_eq!(text[1], "DeviceAllow=Array(\"(ss)\", [])");
-        let Value::Struct(f) = &p[2] else { panic!() };
-        let Value::Variant(v) = &f[1] else { panic!() };
-        let Value::Array(_, list) = v.as_ref() else {
-            panic!()
-        };
-        let pairs: Vec<(String, String)> = list
-            .iter()
-            .map(|e| {
-                let Value::Struct(f) = e else { panic!() };
-                (f[0].as_str().unwrap().into(), f[1].as_str().unwrap().into())
-            })
-            .collect();
-        let has = |path: &str, perms: &str| pairs.contains(&(path.into(), perms.into()));
-        assert!(has("/dev/char/10:229", "rw"), "{pairs:?}");
-        assert!(has("block-8", "r"), "{pairs:?}");
-        assert!(has("char-*", "m"), "{pairs:?}");
-        assert!(has("block-*", "m"), "{pairs:?}");
-        assert!(has("char-136", "rwm"), "{pairs:?}");
-        assert!(has("/dev/char/1:3", "rwm"), "{pairs:?}");
-        // "c *:3" has no systemd spelling.
-        assert!(!pairs.iter().any(|(p, _)| p.contains("*:3")));
-        // Allow-all: DevicePolicy=auto with no list.
-        let all: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
-            serde_json::from_str(r#"[{"allow":true,"access":"rwm"}]"#).unwrap();
-        let rules: Vec<devices::Rule> = devices::rules(&all, &[]).unwrap();
-        let text = show(&device_properties(&rules, 252));
-        assert_eq!(text[0], "DevicePolicy=auto");
-    }
-
     const HYBRID: &str = "1 0 0:1 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 2 0 0:2 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer
 3 0 0:3 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd

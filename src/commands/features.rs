@@ -50,7 +50,7 @@ pub fn document() -> serde_json::Value {
             },
             "apparmor": {"enabled": crate::linux::apparmor::enabled()},
             "selinux": {"enabled": crate::linux::selinux::enabled()},
-            "intelRdt": {"enabled": false},
+            "intelRdt": {"enabled": false, "schemata": false, "monitoring": false},
             "memoryPolicy": {"modes": crate::linux::numa::MODES, "flags": crate::linux::numa::FLAGS},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true}

@@ -13,7 +13,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
 
 /// Release a created container's init and, when there are hooks, wait
 /// until it has exec'd the container's program (failing if it could not),
-/// then run poststart hooks.
+/// then run poststart hooks (the first to fail stops the container).
 pub fn start(g: &Global, id: &str) -> Result<()> {
     let c = state::load(&g.root, id, true)?;
     match c.status() {
@@ -80,8 +80,16 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     if !why.is_empty() {
         return Err(Error::msg(why));
     }
-    // The spec: a failing poststart hook is logged, and start goes on.
-    crate::hooks::run_all_warn("poststart", &poststart, &c.oci_state("running"));
+    // runtime-spec 1.3 (runtime.md, step 9): a failing poststart hook
+    // fails start and stops the container; delete then destroys it. Up to
+    // 1.2 it was only a warning, but runc always failed, and the spec
+    // followed.
+    if let Err(e) = crate::hooks::run_all("poststart", &poststart, &c.oci_state("running")) {
+        if let Err(k) = super::delete::kill_and_wait(&c) {
+            crate::logging::warn(&k.to_string());
+        }
+        return Err(e);
+    }
     wait_ready(notify, &c)
 }
 

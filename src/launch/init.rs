@@ -11,7 +11,7 @@ use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::convert::Infallible;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 pub fn run(ctx: &InitContext) -> ! {
     match setup_and_exec(ctx) {
@@ -254,7 +254,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         .sys("sigprocmask", "unblock")?;
     // Its fds go with the close below; no destructor may close them again.
     std::mem::forget(pty);
-    sys::close_from(3 + ctx.keep_fds);
+    // All but the fifo: `start` takes its closing for the exec (it is
+    // close-on-exec), and runs poststart hooks then. Closed here, start
+    // could run them while this is still berth.
+    sys::close_from_sparing(3 + ctx.keep_fds, ctx.fifo.as_raw_fd());
     sys::default_signals();
     if let Some(f) = &b.seccomp
         && nnp

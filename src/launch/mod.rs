@@ -145,9 +145,18 @@ pub fn create(o: &Options) -> Result<Created> {
     // until then it has no directories, and the init joins none.
     let (mut cgroup, mut systemd) = if o.systemd_cgroup {
         let unit = cgroups::systemd::Unit::parse(cgroups_path, o.id)?;
+        // Read before anything is made: a value berth cannot read fails
+        // create here.
+        let extra = cgroups::systemd::annotation_properties(
+            bundle
+                .spec
+                .annotations()
+                .as_ref()
+                .unwrap_or(&Default::default()),
+        )?;
         (
             Cgroup::default(),
-            Some((unit, cgroups::systemd::Systemd::connect()?)),
+            Some((unit, extra, cgroups::systemd::Systemd::connect()?)),
         )
     } else {
         (cgroups::locate(cgroups_path, o.id, o.rootless)?, None)
@@ -275,10 +284,10 @@ pub fn create(o: &Options) -> Result<Created> {
     // it could not be born there, the scope did not exist yet.
     // The connection goes once the unit is there: systemd would keep
     // sending it signals nobody reads.
-    if let Some((unit, mut sd)) = systemd.take() {
+    if let Some((unit, extra, mut sd)) = systemd.take() {
         // Undone by create itself until it returns: a unit of that name
         // that was there before is not ours to stop.
-        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices)?;
+        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices, extra)?;
         // The user's systemd (rootless): the device policy is best effort.
         cgroup.rootless = o.rootless;
         undo.cgroup = Some(cgroup.clone());
@@ -416,6 +425,7 @@ pub(crate) fn saved_state(
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        devices: linux.and_then(|l| l.devices().clone()).unwrap_or_default(),
         no_new_keyring,
         oci_version: bundle.spec.version().clone(),
     })

@@ -11,7 +11,9 @@
 //! physical devices to the host's initial namespace (under their
 //! container name) and destroys virtual ones (dummy, veth, macvlan...)
 //! with it. A namespace joined by path outlives the container, and the
-//! devices stay in it.
+//! devices stay in it: config-linux.md (1.3) says the runtime MUST NOT
+//! move them out before deletion (the namespace's owner manages them, and
+//! a container that dies abruptly could not anyway); runc does not either.
 
 use crate::error::{Error, Result, SysContext};
 use nix::errno::Errno;

@@ -120,6 +120,34 @@ fn open_fds() -> Vec<i32> {
 /// not enough, since execve resolves its path while they are still open
 /// (a path through /proc/self/fd/N would reach a host directory). Falls
 /// back to closing one by one when a seccomp profile refuses close_range.
+/// `close_from`, but `spared` stays open (its close-on-exec flag closes
+/// it in the execve itself).
+pub fn close_from_sparing(first: u32, spared: i32) {
+    let Ok(s) = u32::try_from(spared) else {
+        return close_from(first);
+    };
+    if s < first {
+        return close_from(first);
+    }
+    if s > first {
+        // SAFETY: plain syscall with integer arguments; nothing of ours is
+        // used after this but stdio, the fds below `first` and `spared`.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first, s - 1, 0) };
+        if r != 0 {
+            for fd in open_fds()
+                .into_iter()
+                .filter(|fd| *fd >= first as i32 && *fd != spared)
+            {
+                // SAFETY: closing an fd number; nothing of ours uses it
+                // afterwards.
+                unsafe { libc::close(fd) };
+            }
+            return;
+        }
+    }
+    close_from(s + 1);
+}
+
 pub fn close_from(first: u32) {
     // SAFETY: plain syscall with integer arguments; nothing of ours is
     // used after this but stdio and the fds below `first`.
