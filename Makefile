@@ -152,9 +152,11 @@ engines: $(ROOTFS)/bin/busybox | deps
 # The layouts this host lacks: the integration tests again in a VM whose
 # only cgroup hierarchy is v2; then under systemd as PID 1 (pure v2), with
 # the systemd cgroup driver's check (tests/vm/systemd-check.sh) and the
-# rootless tests with delegated cgroup v2 limits; then that
-# check again on systemd's hybrid layout. Debian's kernel and the systemd
-# image are cached in /var/tmp/berth-vm.
+# rootless tests with delegated cgroup v2 limits and CRIU's checkpoint and
+# restore; then that check again on systemd's hybrid layout; then a short
+# boot with SELinux on (Debian's reference policy, permissive) for the
+# SELinux labels. Debian's kernel and the systemd image are cached in
+# /var/tmp/berth-vm.
 VM_TESTS := cgroups lifecycle config exec errors console seccomp
 vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh kernel
@@ -162,6 +164,8 @@ vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh image
 	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups exec config rootless checkpoint
 	BERTH_VM_APPEND=systemd.unified_cgroup_hierarchy=0 bash tests/vm/run-tests.sh --systemd
+	BERTH_VM_APPEND="security=selinux selinux=1 enforcing=0" BERTH_VM_ONLY=selinux BERTH_EXPECT_SELINUX=1 \
+		bash tests/vm/run-tests.sh --systemd config
 
 deps-bench:
 	@missing=""; for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -32,7 +32,7 @@ MEM=${BERTH_VM_MEM:-2048}
 SMP=${BERTH_VM_SMP:-2}
 TIMEOUT=${BERTH_VM_TIMEOUT:-1200}
 # What the systemd image holds; changing this list rebuilds the image.
-IMAGE_PACKAGES=systemd-sysv,dbus,kmod,procps,busybox-static,runc,criu,iproute2,iptables,uidmap,passwd,dbus-user-session,libpam-systemd
+IMAGE_PACKAGES=systemd-sysv,dbus,kmod,procps,busybox-static,runc,criu,iproute2,iptables,uidmap,passwd,dbus-user-session,libpam-systemd,selinux-policy-default,selinux-utils
 # Modules the systemd boot needs before it can mount its disk.
 DISK_MODULES="virtio_pci virtio_blk crc32c_generic ext4"
 
