@@ -462,6 +462,25 @@ fn events_stats_and_interval() {
         rx.recv_timeout(std::time::Duration::from_secs(20))
             .expect("events --interval printed no stats");
     }
+    // A reader that goes away (`events | head -1`) ends the stream
+    // quietly: exit 0, no panic about a broken pipe.
+    let mut gone = b
+        .cmd(&["events", "--interval", "100ms", &b.id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut first = String::new();
+        std::io::BufReader::new(gone.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("\"stats\""), "{first}");
+    }
+    let out = gone.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     b.ok(&["kill", &b.id, "KILL"]);
     assert!(child.wait().unwrap().success());
     assert!(reader.join().unwrap() >= 2);

@@ -36,7 +36,7 @@ pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
     }
     let stats = |c: &state::Container| serde_json::json!({"type": "stats", "id": a.id, "data": c.saved.cgroup.stats()});
     if a.stats {
-        println!("{}", stats(&c));
+        emit(&stats(&c));
         return Ok(0);
     }
     let mut oom = c.saved.cgroup.watch_oom()?;
@@ -48,7 +48,9 @@ pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
             if !c.alive() {
                 return Ok(0);
             }
-            println!("{}", stats(&c));
+            if !emit(&stats(&c)) {
+                return Ok(0);
+            }
             next += interval;
         }
         let mut fds: Vec<PollFd> = oom
@@ -60,13 +62,21 @@ pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
             &mut fds,
             PollTimeout::try_from(tick).unwrap_or(PollTimeout::MAX),
         );
-        if oom.fired() {
-            println!("{}", serde_json::json!({"type": "oom", "id": a.id}));
+        if oom.fired() && !emit(&serde_json::json!({"type": "oom", "id": a.id})) {
+            return Ok(0);
         }
         if !c.alive() {
             return Ok(0);
         }
     }
+}
+
+/// One event per line. False once the reader is gone (EPIPE): the stream
+/// ends quietly, as a pipe into `head` expects, rather than with a panic.
+fn emit(event: &serde_json::Value) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{event}").and_then(|()| out.flush()).is_ok()
 }
 
 #[cfg(test)]
