@@ -13,11 +13,7 @@ work=$(mktemp -d /var/tmp/berth-docker.XXXXXX)
 run=/run/berth-engines-$$
 mkdir -p "$run"
 pass=0 fail=0
-check() {
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok - $1"
-	else fail=$((fail + 1)); echo "not ok - $1: expected [$2], got [$3]"; fi
-}
-contains() { case "$3" in *"$2"*) check "$1" x x ;; *) check "$1" "...$2..." "$3" ;; esac; }
+. "$(dirname "$0")/lib.sh"
 
 pids=()
 cleanup() {

@@ -21,16 +21,7 @@ CONF
 export CONTAINERS_CONF=$work/containers.conf
 P=(podman --root "$work/root" --runroot "$work/run" --runtime "$name" --cgroup-manager cgroupfs --events-backend file)
 
-check() { # check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		pass=$((pass + 1)); echo "ok - $1"
-	else
-		fail=$((fail + 1)); echo "not ok - $1: expected [$2], got [$3]"
-	fi
-}
-contains() { # contains NAME NEEDLE HAYSTACK
-	case "$3" in *"$2"*) check "$1" x x ;; *) check "$1" "...$2..." "$3" ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	"${P[@]}" rm -af >/dev/null 2>&1
@@ -66,17 +57,7 @@ check "update cpu" "512" "$("${P[@]}" exec c1 sh -c 'cat /sys/fs/cgroup/cpu*/cpu
 contains "top" "sleep 1000" "$("${P[@]}" top c1 2>&1)"
 "${P[@]}" stop -t 1 c1 >/dev/null 2>&1; check "stop (TERM, then KILL)" "exited" "$("${P[@]}" inspect -f '{{.State.Status}}' c1)"
 "${P[@]}" rm c1 >/dev/null
-"${P[@]}" run -d --name c2 --network none localhost/berth-bb:latest sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done' >/dev/null
-sleep 0.3
-"${P[@]}" kill -s TERM c2 >/dev/null; "${P[@]}" wait c2 >/dev/null
-check "kill delivers the signal" "3" "$("${P[@]}" inspect -f '{{.State.ExitCode}}' c2)"
-"${P[@]}" rm -f c2 >/dev/null
-"${P[@]}" run -d --name c3 --network none localhost/berth-bb:latest sleep 1000 >/dev/null
-"${P[@]}" rm -f c3 >/dev/null
-check "rm -f of a running container" "" "$("${P[@]}" ps -aq -f name=c3)"
-
-leftovers=$(find /sys/fs/cgroup -maxdepth 3 -name 'libpod-*' 2>/dev/null | head -3)
-check "no cgroups left" "" "$leftovers"
+podman_signals
 echo "podman ($name):"
 echo "engines: $pass passed, $fail failed"
 [ "$fail" = 0 ]
