@@ -132,7 +132,7 @@ fn child_setup(
         }
     }
     for f in join {
-        // SAFETY: a write of two bytes from a static buffer.
+        // SAFETY: a write of one byte from a static buffer.
         if unsafe { libc::write(f.as_raw_fd(), c"0".as_ptr().cast(), 1) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
