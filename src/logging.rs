@@ -137,6 +137,14 @@ pub fn debug(msg: &str) {
     }
 }
 
+/// `debug`, with a message that costs work (a syscall, a walk) to make:
+/// it is made only under --debug, never on every container's path.
+pub fn debug_with(msg: impl FnOnce() -> String) {
+    if LOGGER.get().is_some_and(|l| l.debug) {
+        debug(&msg());
+    }
+}
+
 /// RFC 3339 in UTC, with nanoseconds when asked (runc's `created`).
 pub fn rfc3339(t: SystemTime, nanos: bool) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -179,10 +179,9 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
 
 fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
     let _ = nix::sys::prctl::set_name(c"berth:exec");
-    crate::logging::debug(&format!(
-        "exec: stage-1 starts on CPUs {}",
-        process::affinity_text()
-    ));
+    crate::logging::debug_with(|| {
+        format!("exec: stage-1 starts on CPUs {}", process::affinity_text())
+    });
     // From here until exec, /proc/<pid>/exe is the host's berth binary and
     // we are visible inside the container: keep it unreachable.
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;

@@ -123,39 +123,34 @@ fn open_fds() -> Vec<i32> {
 /// `close_from`, but `spared` stays open (its close-on-exec flag closes
 /// it in the execve itself).
 pub fn close_from_sparing(first: u32, spared: i32) {
-    let Ok(s) = u32::try_from(spared) else {
-        return close_from(first);
-    };
-    if s < first {
-        return close_from(first);
-    }
-    if s > first {
-        // SAFETY: plain syscall with integer arguments; nothing of ours is
-        // used after this but stdio, the fds below `first` and `spared`.
-        let r = unsafe { libc::syscall(libc::SYS_close_range, first, s - 1, 0) };
-        if r != 0 {
-            for fd in open_fds()
-                .into_iter()
-                .filter(|fd| *fd >= first as i32 && *fd != spared)
-            {
-                // SAFETY: closing an fd number; nothing of ours uses it
-                // afterwards.
-                unsafe { libc::close(fd) };
+    match u32::try_from(spared) {
+        Ok(s) if s >= first => {
+            if s > first {
+                close_between(first, s - 1);
             }
-            return;
+            close_from(s + 1);
         }
+        _ => close_from(first),
     }
-    close_from(s + 1);
 }
 
 pub fn close_from(first: u32) {
+    close_between(first, u32::MAX);
+}
+
+/// Close fds `first..=last`: close_range, or one by one where a seccomp
+/// profile refuses it.
+fn close_between(first: u32, last: u32) {
     // SAFETY: plain syscall with integer arguments; nothing of ours is
-    // used after this but stdio and the fds below `first`.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    // used after this but the fds outside the range.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
     if r == 0 {
         return;
     }
-    for fd in open_fds().into_iter().filter(|fd| *fd >= first as i32) {
+    for fd in open_fds()
+        .into_iter()
+        .filter(|fd| (first..=last).contains(&(*fd as u32)))
+    {
         // SAFETY: closing an fd number; nothing of ours uses it afterwards.
         unsafe { libc::close(fd) };
     }
