@@ -252,35 +252,27 @@ fn exec_cpu_affinity_initial_and_final() {
         "{}",
         stderr(&out)
     );
-    // A --process of its own: its own affinity.
+    // exec --process with `args` and execCPUAffinity.final `cpus`.
     let p = b.dir.join("p.json");
-    std::fs::write(
-        &p,
-        json!({"args": ["cat", "/proc/self/status"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-               "execCPUAffinity": {"final": "1"}})
-        .to_string(),
-    )
-    .unwrap();
-    let out = b
-        .cmd(&["exec", "--process", p.to_str().unwrap(), &b.id])
-        .stdin(Stdio::null())
-        .output()
+    let exec_process = |args: &[&str], cpus: &str| {
+        std::fs::write(
+            &p,
+            json!({"args": args, "cwd": "/", "user": {"uid": 0, "gid": 0},
+                   "execCPUAffinity": {"final": cpus}})
+            .to_string(),
+        )
         .unwrap();
+        b.cmd(&["exec", "--process", p.to_str().unwrap(), &b.id])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // A --process of its own: its own affinity.
+    let out = exec_process(&["cat", "/proc/self/status"], "1");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(status_field(&stdout(&out), "Cpus_allowed_list"), "1");
     // A CPU that is not there: refused, naming the field.
-    std::fs::write(
-        &p,
-        json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-               "execCPUAffinity": {"final": "5000"}})
-        .to_string(),
-    )
-    .unwrap();
-    let out = b
-        .cmd(&["exec", "--process", p.to_str().unwrap(), &b.id])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = exec_process(&["true"], "5000");
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("process.execCPUAffinity.final"),
