@@ -173,16 +173,23 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
         freeze_cgroup: freezer.as_deref(),
         options: &o.options,
     });
-    let what = if o.pre_dump { "pre-dump" } else { "dump" };
-    let log = o.paths.work.join(format!("{what}.log"));
-    criu.run(what, &args, &log, criu::Setup::default())?;
+    // What restore needs goes with the images before CRIU runs: a dump
+    // ends the container, and a record that failed to write after it
+    // would leave images nobody can restore.
     let record = Record {
         mounts,
         stdio: stdio.into_iter().map(|(i, _)| i).collect(),
     };
     let rec_path = o.paths.images.join(criu::RECORD);
-    let text = serde_json::to_vec_pretty(&record).map_err(|e| Error::msg(e.to_string()))?;
+    let text = serde_json::to_vec_pretty(&record)
+        .map_err(|e| Error::msg(format!("encode {}: {e}", rec_path.display())))?;
     std::fs::write(&rec_path, text).sys("write", rec_path.display())?;
+    let what = if o.pre_dump { "pre-dump" } else { "dump" };
+    let log = o.paths.work.join(format!("{what}.log"));
+    if let Err(e) = criu.run(what, &args, &log, criu::Setup::default()) {
+        let _ = std::fs::remove_file(&rec_path);
+        return Err(e);
+    }
     crate::logging::debug(&format!(
         "container {id}: {what} in {}",
         o.paths.images.display()
@@ -283,17 +290,7 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         inherit.push((fd.as_raw_fd(), key.to_string()));
         held.push(fd);
     }
-    let join = cgroup
-        .dirs
-        .iter()
-        .map(|d| {
-            let p = d.path.join("cgroup.procs");
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .sys("open", p.display())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let join = cgroup.open_join_files()?;
     let criu_root = dir.join("criu-root");
     make_dir(&criu_root)?;
     let cstr = |p: &Path| {
