@@ -6,7 +6,7 @@
 use super::Unit;
 use crate::cgroups::{devices, v1, v2};
 use crate::dbus::Value;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
 
 /// One (name, value) entry of a unit's a(sv) properties.
@@ -69,25 +69,16 @@ fn number(v: &str) -> Option<u64> {
     }
 }
 
-/// "0-3,8" as systemd's CPU/NUMA node mask: bit n of byte n/8.
-pub fn cpu_mask(list: &str) -> Result<Vec<u8>> {
+/// "0-3,8" as systemd's CPU/NUMA node mask: bit n of byte n/8. The list
+/// is read as exec's CPU lists are; `field` names it in errors.
+pub fn cpu_mask(list: &str, field: &str) -> Result<Vec<u8>> {
+    let set = crate::linux::process::cpu_list(list, field)?;
     let mut out: Vec<u8> = Vec::new();
-    let bad = || Error::config("linux.resources.cpu", format!("{list:?} is not a CPU list"));
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi): (usize, usize) = (
-            lo.trim().parse().map_err(|_| bad())?,
-            hi.trim().parse().map_err(|_| bad())?,
-        );
-        if lo > hi || hi >= 1 << 16 {
-            return Err(bad());
+    for n in (0..nix::sched::CpuSet::count()).filter(|n| set.is_set(*n).unwrap_or(false)) {
+        if out.len() <= n / 8 {
+            out.resize(n / 8 + 1, 0);
         }
-        for n in lo..=hi {
-            if out.len() <= n / 8 {
-                out.resize(n / 8 + 1, 0);
-            }
-            out[n / 8] |= 1 << (n % 8);
-        }
+        out[n / 8] |= 1 << (n % 8);
     }
     Ok(out)
 }
@@ -136,7 +127,12 @@ pub fn resource_properties(r: &LinuxResources, unified: bool, version: u32) -> R
                 } else {
                     "AllowedMemoryNodes"
                 };
-                let mask = cpu_mask(&w.value)?;
+                let field = if w.file == "cpuset.cpus" {
+                    "linux.resources.cpu.cpus"
+                } else {
+                    "linux.resources.cpu.mems"
+                };
+                let mask = cpu_mask(&w.value, field)?;
                 out.push(prop(
                     name,
                     Value::Array("y".into(), mask.into_iter().map(Value::Byte).collect()),
@@ -377,11 +373,11 @@ mod tests {
 
     #[test]
     fn cpu_masks_are_little_endian_bits() {
-        assert_eq!(cpu_mask("0").unwrap(), [1]);
-        assert_eq!(cpu_mask("0-3,8").unwrap(), [0x0f, 0x01]);
-        assert_eq!(cpu_mask("9").unwrap(), [0, 2]);
-        assert!(cpu_mask("3-1").is_err());
-        assert!(cpu_mask("x").is_err());
+        assert_eq!(cpu_mask("0", "f").unwrap(), [1]);
+        assert_eq!(cpu_mask("0-3,8", "f").unwrap(), [0x0f, 0x01]);
+        assert_eq!(cpu_mask("9", "f").unwrap(), [0, 2]);
+        assert!(cpu_mask("3-1", "f").is_err());
+        assert!(cpu_mask("x", "f").is_err());
     }
 
     #[test]
