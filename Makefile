@@ -112,9 +112,11 @@ cve-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 # Fuzzing (fuzz/, a workspace of its own): config.json bytes through parse
 # and validate, and structured seccomp profiles through the compiler (the
 # ENOSYS prologue checked by an interpreter), FUZZ_SECONDS each under
-# libFuzzer with bounded memory; crashes land in fuzz/artifacts/. cargo-fuzz
-# comes from crates.io. Stable Rust is enough: no sanitizer (berth's unsafe
-# is small), and libFuzzer's coverage flags are all stable.
+# libFuzzer with bounded memory. Crashes land in fuzz/artifacts/, beside
+# each run's log (less berth's warnings: unknown syscall names are common
+# here), whose end a failure prints. cargo-fuzz comes from crates.io.
+# Stable Rust is enough: no sanitizer (berth's unsafe is small), and
+# libFuzzer's coverage flags are all stable.
 FUZZ_SECONDS ?= 60
 FUZZ_RSS_MB  ?= 2048
 FUZZ_TARGETS := config seccomp
@@ -125,10 +127,17 @@ fuzz:
 		mkdir -p fuzz/corpus/$$t; \
 		seeds=; [ -d fuzz/seeds/$$t ] && seeds=fuzz/seeds/$$t; \
 		dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-		$(CARGO) fuzz run --sanitizer none $$t fuzz/corpus/$$t $$seeds -- \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s, log in fuzz/artifacts/$$t.log"; \
+		mkdir -p fuzz/artifacts; \
+		{ $(CARGO) fuzz run --sanitizer none $$t fuzz/corpus/$$t $$seeds -- \
 			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=30 \
-			-close_fd_mask=2 $$dict || exit 1; \
+			$$dict 2>&1; echo $$? > fuzz/artifacts/$$t.rc; } \
+			| grep -av '^berth: warning' > fuzz/artifacts/$$t.log; \
+		if [ "$$(cat fuzz/artifacts/$$t.rc)" != 0 ]; then \
+			echo "fuzz: $$t failed; the end of its log:"; tail -n 60 fuzz/artifacts/$$t.log; \
+			ls -l fuzz/artifacts/$$t/; exit 1; \
+		fi; \
+		grep -a '^Done' fuzz/artifacts/$$t.log || true; \
 	done
 
 # Build berth, make a busybox bundle and run a container from it.

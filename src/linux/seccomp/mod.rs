@@ -88,13 +88,26 @@ const COMPILE_LIMIT_SECS: libc::time_t = 10;
 
 /// libseccomp 2.5.4 never returns from db_rule_add on some profiles
 /// (fuzz/known-hangs/). Rather than leave an engine waiting forever on a
-/// create or exec, an alarm ends berth with the error once the compile has
+/// create or exec, a timer ends berth with the error once the compile has
 /// taken COMPILE_LIMIT_SECS. Validation comes before any side effect, so
 /// exiting there leaves nothing behind.
+///
+/// The timer is a POSIX timer of its own, on a realtime signal sent to the
+/// compiling thread only: ITIMER_REAL and SIGALRM stay the caller's.
+/// Borrowing them (as berth first did) lost races to a caller's alarm
+/// falling due meanwhile, and libFuzzer's interval alarm, taken by
+/// on_alarm, ended the fuzzer with this error on a profile that compiled
+/// in microseconds (tests/seccomp_watchdog.rs). Threads compiling at once
+/// (unit tests) take turns: the handler is the process's.
 struct Watchdog {
-    old: nix::sys::signal::SigAction,
-    old_timer: libc::itimerval,
+    /// None until created: a timer id may be 0, a null timer_t.
+    timer: Option<libc::timer_t>,
+    old_action: libc::sigaction,
+    old_mask: libc::sigset_t,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 static ALARM_MSG: std::sync::OnceLock<crate::logging::Prepared> = std::sync::OnceLock::new();
 
@@ -109,57 +122,114 @@ extern "C" fn on_alarm(_: libc::c_int) {
             }
         }
     }
+    // Under libFuzzer, a crash instead, so that it keeps the profile that
+    // hung libseccomp as an artifact.
+    #[cfg(fuzzing)]
+    // SAFETY: abort is async-signal-safe.
+    unsafe {
+        libc::abort()
+    }
+    #[cfg(not(fuzzing))]
     // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(1) }
-}
-
-/// Set ITIMER_REAL, returning what it was (an alarm of the caller's, such
-/// as libFuzzer's own timeout, is put back afterwards).
-fn set_timer(t: &libc::itimerval) -> libc::itimerval {
-    // SAFETY: an all-zero itimerval is valid.
-    let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
-    // SAFETY: both point at valid itimervals.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, t, &mut old) };
-    old
+    unsafe {
+        libc::_exit(1)
+    }
 }
 
 impl Watchdog {
     fn arm() -> Result<Watchdog> {
-        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
         ALARM_MSG.get_or_init(|| {
             crate::logging::prepare_error(&format!(
                 "config: linux.seccomp: libseccomp did not compile the profile within {COMPILE_LIMIT_SECS}s (libseccomp 2.5 never returns on some rules that put several argument conditions on one syscall)"
             ))
         });
-        let act = SigAction::new(
-            SigHandler::Handler(on_alarm),
-            SaFlags::empty(),
-            SigSet::all(),
-        );
-        // SAFETY: the handler only writes prepared bytes and calls _exit.
-        let old = unsafe { sigaction(Signal::SIGALRM, &act) }
-            .map_err(|e| Error::sys("sigaction", "SIGALRM", e))?;
-        let once = libc::itimerval {
-            it_interval: libc::timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
-            it_value: libc::timeval {
+        let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        // The highest realtime signal: nothing in berth, libc or libFuzzer
+        // uses it.
+        let signo = libc::SIGRTMAX();
+        // SAFETY: all-zero sigaction and sigset_t are valid starts; each is
+        // filled by the calls below before the kernel reads it.
+        let (mut act, mut old_action, mut only, mut old_mask): (
+            libc::sigaction,
+            libc::sigaction,
+            libc::sigset_t,
+            libc::sigset_t,
+        ) = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: valid sets and a valid signal number. The handler only
+        // writes prepared bytes and calls _exit. A thread that blocked
+        // realtime signals would never see the alarm, so it is unblocked
+        // for the compile.
+        let rc = unsafe {
+            libc::sigfillset(&mut act.sa_mask);
+            libc::sigemptyset(&mut only);
+            libc::sigaddset(&mut only, signo);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &only, &mut old_mask);
+            libc::sigaction(signo, &act, &mut old_action)
+        };
+        if rc != 0 {
+            let e = nix::errno::Errno::last();
+            // SAFETY: old_mask is the mask pthread_sigmask found.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+            return Err(Error::sys("sigaction", "SIGRTMAX", e));
+        }
+        let mut w = Watchdog {
+            timer: None,
+            old_action,
+            old_mask,
+            _turn: turn,
+        };
+        // SAFETY: an all-zero sigevent is a valid start.
+        let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+        ev.sigev_notify = libc::SIGEV_THREAD_ID;
+        ev.sigev_signo = signo;
+        ev.sigev_notify_thread_id = nix::unistd::gettid().as_raw();
+        let mut timer: libc::timer_t = std::ptr::null_mut();
+        // SAFETY: ev and the timer slot are valid for the call.
+        if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut timer) } != 0 {
+            return Err(Error::sys(
+                "timer_create",
+                "CLOCK_MONOTONIC",
+                nix::errno::Errno::last(),
+            ));
+        }
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let limit = libc::itimerspec {
+            it_interval: zero,
+            it_value: libc::timespec {
                 tv_sec: COMPILE_LIMIT_SECS,
-                tv_usec: 0,
+                tv_nsec: 0,
             },
         };
-        let old_timer = set_timer(&once);
-        Ok(Watchdog { old, old_timer })
+        w.timer = Some(timer);
+        // SAFETY: the timer was just created; limit is a valid itimerspec.
+        if unsafe { libc::timer_settime(timer, 0, &limit, std::ptr::null_mut()) } != 0 {
+            return Err(Error::sys(
+                "timer_settime",
+                "CLOCK_MONOTONIC",
+                nix::errno::Errno::last(),
+            ));
+        }
+        Ok(w)
     }
 }
 
 impl Drop for Watchdog {
+    /// The timer goes first, so nothing can raise the signal once the
+    /// caller's handler and mask are back.
     fn drop(&mut self) {
-        set_timer(&self.old_timer);
-        use nix::sys::signal::{Signal, sigaction};
-        // SAFETY: puts back the action that was there before arm().
-        let _ = unsafe { sigaction(Signal::SIGALRM, &self.old) };
+        // SAFETY: the timer, when there is one, is ours and deleted once;
+        // the action and mask are the ones arm() found.
+        unsafe {
+            if let Some(t) = self.timer {
+                libc::timer_delete(t);
+            }
+            libc::sigaction(libc::SIGRTMAX(), &self.old_action, std::ptr::null_mut());
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
+        }
     }
 }
 
