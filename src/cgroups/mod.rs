@@ -99,40 +99,28 @@ const V1_OPTIONS_NOT_CONTROLLERS: &[&str] = &[
 /// Parse mountinfo text into the cgroup hierarchies, first mount of each.
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split(' ').collect();
-        let r: Vec<&str> = right.split(' ').collect();
-        if l.len() < 5 || r.len() < 3 {
-            continue;
-        }
-        let (fstype, superopts) = (r[0], r[2]);
-        let h = match fstype {
-            "cgroup2" => Hierarchy {
-                mountpoint: PathBuf::from(unescape(l[4])),
-                root: unescape(l[3]),
-                v2: true,
-                controllers: Vec::new(),
-            },
+    for m in crate::linux::mountinfo::parse(text) {
+        let controllers = match m.fstype.as_str() {
+            "cgroup2" => Vec::new(),
             "cgroup" => {
-                let mut controllers: Vec<String> = superopts
+                let mut c: Vec<String> = m
+                    .super_options
                     .split(',')
                     .filter(|o| {
                         !V1_OPTIONS_NOT_CONTROLLERS.contains(o) && !o.starts_with("release_agent=")
                     })
                     .map(String::from)
                     .collect();
-                controllers.sort();
-                Hierarchy {
-                    mountpoint: PathBuf::from(unescape(l[4])),
-                    root: unescape(l[3]),
-                    v2: false,
-                    controllers,
-                }
+                c.sort();
+                c
             }
             _ => continue,
+        };
+        let h = Hierarchy {
+            mountpoint: PathBuf::from(m.mountpoint),
+            root: m.root,
+            v2: m.fstype == "cgroup2",
+            controllers,
         };
         if !out
             .iter()
@@ -142,13 +130,6 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         }
     }
     out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
 }
 
 /// Which cgroup (path from the hierarchy root) a /proc/PID/cgroup text

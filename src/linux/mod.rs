@@ -4,6 +4,7 @@ pub mod apparmor;
 pub mod bpf;
 pub mod criu;
 pub mod idmap;
+pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
 pub mod netdev;

@@ -56,28 +56,15 @@ fn mode_number(m: MemoryPolicyModeType) -> i32 {
 fn parse_nodes(s: &str) -> Result<Vec<u64>> {
     let field = "linux.memoryPolicy.nodes";
     let mut mask = Vec::new();
-    for part in s.split(',').map(str::trim) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let num = |x: &str| {
-            x.trim().parse::<u32>().map_err(|_| {
-                Error::config(field, format!("{part:?} is not a node or a range of nodes"))
-            })
-        };
-        let (a, b) = (num(a)?, num(b)?);
-        if a > b {
+    for r in crate::linux::process::id_list(s, field, "node")? {
+        if *r.end() >= MAX_NODES as usize {
             return Err(Error::config(
                 field,
-                format!("{part:?}: the range is backwards"),
+                format!("node {} is beyond {}", r.end(), MAX_NODES - 1),
             ));
         }
-        if b >= MAX_NODES {
-            return Err(Error::config(
-                field,
-                format!("node {b} is beyond {}", MAX_NODES - 1),
-            ));
-        }
-        for n in a..=b {
-            let w = (n / 64) as usize;
+        for n in r {
+            let w = n / 64;
             if mask.len() <= w {
                 mask.resize(w + 1, 0);
             }

@@ -332,32 +332,41 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> Error {
     }
 }
 
+/// The kernel's list format, "0-3,7", as ranges of `unit`s (a CPU, a
+/// node); `field` names it in errors.
+pub fn id_list(s: &str, field: &str, unit: &str) -> Result<Vec<std::ops::RangeInclusive<usize>>> {
+    s.split(',')
+        .map(str::trim)
+        .map(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let num = |x: &str| {
+                x.trim().parse::<usize>().map_err(|_| {
+                    Error::config(field, format!("{part:?} is not a {unit} or a range"))
+                })
+            };
+            let (a, b) = (num(a)?, num(b)?);
+            if a > b {
+                return Err(Error::config(
+                    field,
+                    format!("{part:?}: the range is backwards"),
+                ));
+            }
+            Ok(a..=b)
+        })
+        .collect()
+}
+
 /// "0-3,7" (process.execCPUAffinity) to a CPU set; `field` names it in
 /// errors.
 pub fn cpu_list(s: &str, field: &str) -> Result<nix::sched::CpuSet> {
     let mut set = nix::sched::CpuSet::new();
-    for part in s.split(',').map(str::trim) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let num = |x: &str| {
-            x.trim()
-                .parse::<usize>()
-                .map_err(|_| Error::config(field, format!("{part:?} is not a CPU or a range")))
-        };
-        let (a, b) = (num(a)?, num(b)?);
-        if a > b {
-            return Err(Error::config(
+    for cpu in id_list(s, field, "CPU")?.into_iter().flatten() {
+        set.set(cpu).map_err(|_| {
+            Error::config(
                 field,
-                format!("{part:?}: the range is backwards"),
-            ));
-        }
-        for cpu in a..=b {
-            set.set(cpu).map_err(|_| {
-                Error::config(
-                    field,
-                    format!("CPU {cpu} is beyond {}", nix::sched::CpuSet::count() - 1),
-                )
-            })?;
-        }
+                format!("CPU {cpu} is beyond {}", nix::sched::CpuSet::count() - 1),
+            )
+        })?;
     }
     Ok(set)
 }

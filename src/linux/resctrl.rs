@@ -3,15 +3,12 @@
 
 use crate::error::Error;
 
-/// Where resctrl is mounted, from /proc/self/mountinfo (the mount point
-/// is the fifth field, the type follows the " - " separator).
+/// Where resctrl is mounted, from /proc/self/mountinfo.
 pub fn mount_point(mountinfo: &str) -> Option<String> {
-    mountinfo.lines().find_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        (right.split_whitespace().next() == Some("resctrl"))
-            .then(|| left.split_whitespace().nth(4).map(String::from))
-            .flatten()
-    })
+    crate::linux::mountinfo::parse(mountinfo)
+        .into_iter()
+        .find(|m| m.fstype == "resctrl")
+        .map(|m| m.mountpoint)
 }
 
 /// The error for a config that asks for intelRdt.

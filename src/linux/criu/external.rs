@@ -51,7 +51,7 @@ fn cgroup_mountpoint(dest: &str, name: &str) -> String {
 /// the cgroup binds and host device nodes.
 pub fn external_mounts(mountinfo: &str, host: &HostMounts) -> Vec<ExtMount> {
     let mut out = Vec::new();
-    for m in parse_mountinfo(mountinfo) {
+    for m in crate::linux::mountinfo::parse(mountinfo) {
         if m.mountpoint == "/" {
             continue;
         }
@@ -111,52 +111,11 @@ pub fn restore_mounts(recorded: &[ExtMount], host: &HostMounts) -> Vec<(String, 
     out
 }
 
-struct MountLine {
-    root: String,
-    mountpoint: String,
-    fstype: String,
-}
-
-/// mountinfo's octal escapes (\040 for a space) undone.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_mountinfo(text: &str) -> Vec<MountLine> {
-    text.lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let f: Vec<&str> = left.split(' ').collect();
-            Some(MountLine {
-                root: unescape(f.get(3)?),
-                mountpoint: unescape(f.get(4)?),
-                fstype: right.split(' ').next()?.to_string(),
-            })
-        })
-        .collect()
-}
-
 /// Mount ids in a mountinfo text.
 pub fn mount_ids(mountinfo: &str) -> HashSet<u64> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
+    crate::linux::mountinfo::parse(mountinfo)
+        .into_iter()
+        .map(|m| m.id)
         .collect()
 }
 
