@@ -257,6 +257,7 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         dir: Some(dir.clone()),
         cgroup: None,
         init: None,
+        net: None,
     };
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());

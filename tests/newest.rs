@@ -361,6 +361,56 @@ fn net_devices_move_into_the_container_renamed() {
     b.assert_no_leftovers();
 }
 
+/// A create that fails after the move (here in a createRuntime hook) gives
+/// the interface back to the host under its own name, with its address
+/// and up state: in a namespace of the container's own, the veth would
+/// die with it; in a joined one, it would stay there.
+#[test]
+fn a_failed_create_gives_net_devices_back() {
+    let netns = Netns::new();
+    for joined in [false, true] {
+        let d = Dummy::new();
+        let addr = if joined {
+            "10.213.7.1/24"
+        } else {
+            "10.213.6.1/24"
+        };
+        for args in [
+            vec!["addr", "add", addr, "dev", &d.0],
+            vec!["link", "set", &d.0, "up"],
+        ] {
+            assert!(
+                Command::new("ip").args(&args).status().unwrap().success(),
+                "ip {args:?}"
+            );
+        }
+        let mut b = bundle(&["true"]);
+        b.config["linux"]["netDevices"] = json!({ &d.0: {"name": "ctr0"} });
+        b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+        if joined {
+            let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "network");
+            ns.push(json!({"type": "network", "path": netns.path()}));
+        }
+        let out = b.create(&[]);
+        assert!(
+            !out.status.success(),
+            "create with a failing hook succeeded"
+        );
+        assert!(stderr(&out).contains("createRuntime"), "{}", stderr(&out));
+        b.assert_no_leftovers();
+        assert!(d.on_host(), "{} was not given back (joined: {joined})", d.0);
+        let shown = Command::new("ip")
+            .args(["-o", "addr", "show", "dev", &d.0])
+            .output()
+            .unwrap();
+        assert!(stdout(&shown).contains(addr), "{}", stdout(&shown));
+        let flags = std::fs::read_to_string(format!("/sys/class/net/{}/flags", d.0)).unwrap();
+        let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
+        assert!(flags & 1 != 0, "{} is not up again: flags {flags:#x}", d.0);
+    }
+}
+
 #[test]
 fn net_devices_are_validated() {
     let d = Dummy::new();

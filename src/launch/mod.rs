@@ -190,6 +190,7 @@ pub fn create(o: &Options) -> Result<Created> {
         dir: Some(dir.clone()),
         cgroup: None,
         init: None,
+        net: None,
     };
     if crate::notify::host_socket().is_some() {
         let m = crate::notify::prepare(&dir)?;
@@ -322,7 +323,7 @@ pub fn create(o: &Options) -> Result<Created> {
             Mode::empty(),
         )
         .sys("open", &path)?;
-        crate::linux::netdev::move_all(&bundle.net_devices, netns.as_fd())?;
+        undo.net = Some(crate::linux::netdev::move_all(&bundle.net_devices, netns)?);
         crate::logging::step("network interfaces moved");
     }
 
@@ -532,6 +533,8 @@ pub(crate) struct Undo {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) init: Option<(i32, OwnedFd)>,
+    /// Host interfaces moved in, to give back.
+    pub(crate) net: Option<crate::linux::netdev::MovedDevices>,
 }
 
 impl Undo {
@@ -539,11 +542,15 @@ impl Undo {
         self.dir = None;
         self.cgroup = None;
         self.init = None;
+        self.net = None;
     }
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some(mut n) = self.net.take() {
+            n.move_back();
+        }
         if let Some((pid, pidfd)) = self.init.take() {
             let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);

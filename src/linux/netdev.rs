@@ -17,7 +17,7 @@
 
 use crate::error::{Error, Result, SysContext};
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
@@ -270,46 +270,27 @@ fn index_of(name: &str) -> nix::Result<i32> {
     }
 }
 
-/// What an interface had on the host, to give back inside.
-struct Moved<'a> {
-    name: &'a str,
+/// An interface moved into a container: what it had on the host, given
+/// to it again inside, and on the host if create fails after the move.
+struct Moved {
+    host: String,
+    name: String,
     field: String,
     up: bool,
     addrs: Vec<Addr>,
 }
 
-/// Move each (host name, container name) into the namespace `netns`,
-/// with its global addresses and up state.
-pub fn move_all(devices: &[(String, String)], netns: BorrowedFd) -> Result<()> {
-    let sock = route_socket().sys("socket", "NETLINK_ROUTE")?;
-    let mut moved = Vec::new();
-    for (host, name) in devices {
-        let field = format!("linux.netDevices.{host}");
-        let index = index_of(host)
-            .sys("find network interface", host)
-            .map_err(|e| e.context(&field))?;
-        let addrs = addresses(&sock, index)
-            .sys("list addresses of", host)
-            .map_err(|e| e.context(&field))?;
-        let up = is_up(host);
-        request(&sock, &move_request(index, netns.as_raw_fd(), name))
-            .sys(
-                "move network interface into the container",
-                format!("{host} (as {name})"),
-            )
-            .map_err(|e| e.context(&field))?;
-        moved.push(Moved {
-            name,
-            field,
-            up,
-            addrs,
-        });
-    }
-    if moved.iter().all(|m| !m.up && m.addrs.is_empty()) {
-        return Ok(());
-    }
-    // A netlink socket talks to the namespace it was made in: make one
-    // there, and come straight back (berth is single threaded).
+/// The interfaces a create moved, and the namespace they went to (held
+/// open, so that it outlives a dead init until they are back).
+pub struct MovedDevices {
+    netns: OwnedFd,
+    list: Vec<Moved>,
+}
+
+/// Run `f` in the network namespace `netns` and come straight back (berth
+/// is single threaded): a netlink socket made there talks to it, and
+/// if_nametoindex looks there.
+fn inside<T>(netns: BorrowedFd, f: impl FnOnce() -> T) -> Result<T> {
     let own = nix::fcntl::open(
         "/proc/self/ns/net",
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -318,27 +299,137 @@ pub fn move_all(devices: &[(String, String)], netns: BorrowedFd) -> Result<()> {
     .sys("open", "/proc/self/ns/net")?;
     nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
         .sys("setns", "the container's network namespace")?;
-    let inside = route_socket();
-    let index = moved.iter().map(|m| index_of(m.name)).collect::<Vec<_>>();
+    let r = f();
     nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNET)
         .sys("setns", "back to berth's network namespace")?;
-    let inside = inside.sys("socket", "NETLINK_ROUTE in the container")?;
-    for (m, index) in moved.iter().zip(index) {
-        let index = index
-            .sys("find moved interface", m.name)
+    Ok(r)
+}
+
+/// Give `m` its addresses and up state, through `sock`, where `index` is.
+fn restore(sock: &OwnedFd, index: i32, m: &Moved, name: &str) -> Result<()> {
+    for a in &m.addrs {
+        add_address(sock, index, a)
+            .sys("restore an address of", name)
             .map_err(|e| e.context(&m.field))?;
-        for a in &m.addrs {
-            add_address(&inside, index, a)
-                .sys("restore an address of", m.name)
-                .map_err(|e| e.context(&m.field))?;
-        }
-        if m.up {
-            set_up(&inside, index)
-                .sys("bring up", m.name)
-                .map_err(|e| e.context(&m.field))?;
-        }
+    }
+    if m.up {
+        set_up(sock, index)
+            .sys("bring up", name)
+            .map_err(|e| e.context(&m.field))?;
     }
     Ok(())
+}
+
+/// Move each (host name, container name) into the namespace `netns`,
+/// with its global addresses and up state. On failure, those already
+/// moved are moved back.
+pub fn move_all(devices: &[(String, String)], netns: OwnedFd) -> Result<MovedDevices> {
+    let sock = route_socket().sys("socket", "NETLINK_ROUTE")?;
+    let mut moved = MovedDevices {
+        netns,
+        list: Vec::new(),
+    };
+    let done = (|| -> Result<()> {
+        for (host, name) in devices {
+            let field = format!("linux.netDevices.{host}");
+            let index = index_of(host)
+                .sys("find network interface", host)
+                .map_err(|e| e.context(&field))?;
+            let addrs = addresses(&sock, index)
+                .sys("list addresses of", host)
+                .map_err(|e| e.context(&field))?;
+            let up = is_up(host);
+            request(&sock, &move_request(index, moved.netns.as_raw_fd(), name))
+                .sys(
+                    "move network interface into the container",
+                    format!("{host} (as {name})"),
+                )
+                .map_err(|e| e.context(&field))?;
+            moved.list.push(Moved {
+                host: host.clone(),
+                name: name.clone(),
+                field,
+                up,
+                addrs,
+            });
+        }
+        if moved.list.iter().all(|m| !m.up && m.addrs.is_empty()) {
+            return Ok(());
+        }
+        let (sock, index) = inside(moved.netns.as_fd(), || {
+            let index: Vec<_> = moved.list.iter().map(|m| index_of(&m.name)).collect();
+            (route_socket(), index)
+        })?;
+        let sock = sock.sys("socket", "NETLINK_ROUTE in the container")?;
+        for (m, index) in moved.list.iter().zip(index) {
+            let index = index
+                .sys("find moved interface", &m.name)
+                .map_err(|e| e.context(&m.field))?;
+            restore(&sock, index, m, &m.name)?;
+        }
+        Ok(())
+    })();
+    match done {
+        Ok(()) => Ok(moved),
+        Err(e) => {
+            moved.move_back();
+            Err(e)
+        }
+    }
+}
+
+impl MovedDevices {
+    /// Back to berth's namespace under their host names, with their
+    /// addresses and up state: what a failed create owes the host. A
+    /// virtual interface would otherwise die with a namespace of the
+    /// container's own, and a physical one come back under its container
+    /// name, without addresses. Best effort: each failure is a warning.
+    pub fn move_back(&mut self) {
+        let list = std::mem::take(&mut self.list);
+        if list.is_empty() {
+            return;
+        }
+        let warn = |e: Error| crate::logging::warn(&format!("undo: {e}"));
+        let own = match nix::fcntl::open(
+            "/proc/self/ns/net",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .sys("open", "/proc/self/ns/net")
+        {
+            Ok(fd) => fd,
+            Err(e) => return warn(e),
+        };
+        let (sock, index) = match inside(self.netns.as_fd(), || {
+            let index: Vec<_> = list.iter().map(|m| index_of(&m.name)).collect();
+            (route_socket(), index)
+        }) {
+            Ok((Ok(sock), index)) => (sock, index),
+            Ok((Err(e), _)) => {
+                return warn(Error::sys("socket", "NETLINK_ROUTE in the container", e));
+            }
+            Err(e) => return warn(e),
+        };
+        let host = match route_socket().sys("socket", "NETLINK_ROUTE") {
+            Ok(s) => s,
+            Err(e) => return warn(e),
+        };
+        for (m, index) in list.iter().zip(index) {
+            let back = index
+                .sys("find moved interface", &m.name)
+                .and_then(|i| {
+                    request(&sock, &move_request(i, own.as_raw_fd(), &m.host)).sys(
+                        "move network interface back to the host",
+                        format!("{} (as {})", m.name, m.host),
+                    )
+                })
+                .and_then(|()| index_of(&m.host).sys("find network interface", &m.host))
+                .and_then(|i| restore(&host, i, m, &m.host));
+            if let Err(e) = back {
+                warn(e.context(&m.field));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
