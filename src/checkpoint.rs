@@ -90,30 +90,34 @@ fn inode(p: &Path) -> Result<u64> {
 /// The init's stdio: which of them the restore must hand back, and which
 /// the dump must name external.
 /// One entry per resource: CRIU takes one fd per key (stdin and stdout
-/// are often the same /dev/null).
-fn stdio(pid: i32, ours: &std::collections::HashSet<u64>) -> Vec<(criu::Inherit, bool)> {
+/// are often the same /dev/null). A closed fd has nothing to hand back;
+/// any other failure to read one is an error here rather than a CRIU
+/// complaint later.
+fn stdio(pid: i32, ours: &std::collections::HashSet<u64>) -> Result<Vec<(criu::Inherit, bool)>> {
     let mut out: Vec<(criu::Inherit, bool)> = Vec::new();
-    let all = (0..3)
-        .filter_map(|fd| {
-            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-            let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
-            let mnt_id = info
-                .lines()
-                .find_map(|l| l.strip_prefix("mnt_id:"))?
-                .trim()
-                .parse()
-                .ok()?;
-            let ino = inode(Path::new(&format!("/proc/{pid}/fd/{fd}"))).ok()?;
-            let (key, external) = criu::stdio_key(&link.to_string_lossy(), mnt_id, ino, ours)?;
-            Some((criu::Inherit { fd, key }, external))
-        })
-        .collect::<Vec<_>>();
-    for (i, ext) in all {
-        if !out.iter().any(|(o, _)| o.key == i.key) {
-            out.push((i, ext));
+    for fd in 0..3 {
+        let path = format!("/proc/{pid}/fd/{fd}");
+        let link = match std::fs::read_link(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            r => r.sys("readlink", &path)?,
+        };
+        let info_path = format!("/proc/{pid}/fdinfo/{fd}");
+        let info = std::fs::read_to_string(&info_path).sys("read", &info_path)?;
+        let mnt_id = info
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| Error::msg(format!("{info_path}: no mnt_id")))?;
+        let ino = inode(Path::new(&path))?;
+        let Some((key, external)) = criu::stdio_key(&link.to_string_lossy(), mnt_id, ino, ours)
+        else {
+            continue;
+        };
+        if !out.iter().any(|(o, _)| o.key == key) {
+            out.push((criu::Inherit { fd, key }, external));
         }
     }
-    out
+    Ok(out)
 }
 
 pub struct Checkpoint {
@@ -151,7 +155,7 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
     let mi_path = format!("/proc/{pid}/mountinfo");
     let mountinfo = std::fs::read_to_string(&mi_path).sys("read", &mi_path)?;
     let mounts = criu::external_mounts(&mountinfo, &host_mounts(&bundle, &c.saved.cgroup));
-    let stdio = stdio(pid, &criu::mount_ids(&mountinfo));
+    let stdio = stdio(pid, &criu::mount_ids(&mountinfo))?;
     let files: Vec<String> = stdio
         .iter()
         .filter(|(_, ext)| *ext)
@@ -323,6 +327,8 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         .trim()
         .parse()
         .map_err(|_| Error::msg(format!("criu wrote no pid to {}", pid_path.display())))?;
+    // --restore-sibling made the init our child: its pid cannot be reused
+    // before we reap it, so reading it from a file is not a race.
     let pidfd = crate::linux::sys::pidfd_open(pid).sys("pidfd_open", pid)?;
     undo.init = Some((pid, pidfd));
     let _ = std::fs::remove_file(&pid_path);
@@ -332,6 +338,20 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     // a create without --no-new-keyring.
     let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
     state::save(&dir, &saved)?;
+    // A restore ends, as run does, with the container running: its
+    // poststart hooks run now, and one failing undoes the restore, as it
+    // fails start (runtime-spec 1.3). Before the pid file, which a failed
+    // restore does not leave.
+    let poststart = saved
+        .hooks
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+        .unwrap_or_default();
+    crate::hooks::run_all(
+        "poststart",
+        &poststart,
+        &state::oci_state(&saved, "running"),
+    )?;
     if let Some(p) = o.pid_file {
         launch::write_pid_file(p, pid)?;
     }

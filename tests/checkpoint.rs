@@ -221,8 +221,9 @@ fn checkpoint(b: &Bundle, img: &Path, extra: &[&str]) {
     );
 }
 
-fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
-    let out = berth_files(
+/// `restore --detach` of `img` as the bundle's container.
+fn restore_detached(b: &Bundle, img: &Path, pid_file: &Path) -> Output {
+    berth_files(
         b,
         &[
             "restore",
@@ -235,7 +236,11 @@ fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
             pid_file.to_str().unwrap(),
             &b.id,
         ],
-    );
+    )
+}
+
+fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
+    let out = restore_detached(b, img, pid_file);
     let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
     let tail: Vec<&str> = log.lines().rev().take(30).collect();
     assert!(
@@ -250,7 +255,7 @@ fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
 /// the same id, counting on from where it was; exec, a checkpoint with
 /// --leave-running, kill and delete work on the restored container.
 fn round_trip() {
-    let b = counting_bundle();
+    let mut b = counting_bundle();
     let pid = pid_of(&b);
     wait_until("the counter to reach 3", || counter(pid).unwrap_or(0) >= 3);
     // A pre-dump leaves it running; the dump on top of it is incremental.
@@ -278,13 +283,38 @@ fn round_trip() {
     );
     b.assert_no_leftovers();
 
+    // A failing poststart hook undoes the restore, as it fails start: no
+    // state, no cgroup (so no process in it), no pid file.
     let pid_file = b.dir.join("restored.pid");
+    b.config["hooks"] =
+        serde_json::json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
+    b.write();
+    let out = restore_detached(&b, &img, &pid_file);
+    assert!(
+        !out.status.success(),
+        "restore with a failing poststart succeeded"
+    );
+    let e = stderr(&out);
+    assert!(e.contains("poststart hook #0 (/bin/sh)"), "{e}");
+    b.assert_no_leftovers();
+    assert!(!pid_file.exists(), "pid file left by a failed restore");
+
+    // Otherwise poststart sees the restored container running.
+    let seen = b.dir.join("poststart.json");
+    b.config["hooks"] = serde_json::json!({"poststart": [{"path": "/bin/sh",
+        "args": ["sh", "-c", format!("cat > {}", seen.display())]}]});
+    b.write();
     restore(&b, &img, &pid_file);
     let written: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let s = b.state();
     eprintln!("state after restore: {s}");
     assert_eq!(s["status"], "running");
     assert_eq!(s["pid"].as_i64().unwrap(), written);
+    let hook: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seen).expect("poststart did not run"))
+            .unwrap();
+    assert_eq!(hook["status"], "running", "{hook}");
+    assert_eq!(hook["pid"].as_i64(), Some(written), "{hook}");
     let new_pid = written;
     let restored = counter(new_pid).expect("no counter in the restored container");
     assert!(restored >= 3, "counter after restore: {restored}");

@@ -64,6 +64,18 @@ impl Criu {
         )))
     }
 
+    /// Whether the binary is there to run: a path, or a name on PATH.
+    fn resolves(&self) -> bool {
+        let runnable = |p: &Path| {
+            nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.is_file()
+        };
+        if self.bin.contains('/') {
+            return runnable(Path::new(&self.bin));
+        }
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(&self.bin))))
+    }
+
     fn spawn_error(&self, e: std::io::Error) -> Error {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "not found (install criu, or give --criu PATH)".into(),
@@ -87,7 +99,20 @@ impl Criu {
             cmd.pre_exec(move || child_setup(&keep, &join, private_root.as_ref()));
         }
         crate::logging::debug(&format!("{} {}", self.bin, args.join(" ")));
-        let out = cmd.output().map_err(|e| self.spawn_error(e))?;
+        let out = cmd.output().map_err(|e| {
+            // std hands back only the errno of a failed child_setup, as if
+            // exec had failed: an ENOENT there is not a missing criu.
+            if e.kind() == std::io::ErrorKind::NotFound && self.resolves() {
+                Error::msg(format!(
+                    "criu {what}: prepare criu's process (its inherited fds, the container's cgroups, the rootfs bound at the restore root): {}",
+                    crate::error::errno_text(nix::errno::Errno::from_raw(
+                        e.raw_os_error().unwrap_or(libc::ENOENT)
+                    ))
+                ))
+            } else {
+                self.spawn_error(e)
+            }
+        })?;
         if out.status.success() {
             return Ok(());
         }
