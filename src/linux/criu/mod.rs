@@ -418,6 +418,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_binary_resolves_by_path_or_on_path() {
+        assert!(Criu::new(Some("/bin/sh")).resolves());
+        assert!(Criu::new(Some("sh")).resolves());
+        assert!(!Criu::new(Some("/nonexistent/criu")).resolves());
+        assert!(!Criu::new(Some("berth-no-such-criu")).resolves());
+        // A directory is not a binary.
+        assert!(!Criu::new(Some("/bin")).resolves());
+    }
+
+    #[test]
     fn dump_arguments() {
         let o = Options {
             leave_running: true,
