@@ -147,14 +147,16 @@ impl Watchdog {
         // The highest realtime signal: nothing in berth, libc or libFuzzer
         // uses it.
         let signo = libc::SIGRTMAX();
+        type Parts = (
+            libc::sigaction,
+            libc::sigaction,
+            libc::sigset_t,
+            libc::sigset_t,
+        );
         // SAFETY: all-zero sigaction and sigset_t are valid starts; each is
         // filled by the calls below before the kernel reads it.
-        let (mut act, mut old_action, mut only, mut old_mask): (
-            libc::sigaction,
-            libc::sigaction,
-            libc::sigset_t,
-            libc::sigset_t,
-        ) = unsafe { std::mem::zeroed() };
+        let parts: Parts = unsafe { std::mem::zeroed() };
+        let (mut act, mut old_action, mut only, mut old_mask) = parts;
         act.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: valid sets and a valid signal number. The handler only
         // writes prepared bytes and calls _exit. A thread that blocked
