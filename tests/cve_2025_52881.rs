@@ -50,18 +50,12 @@ fn sysctl_writes_ignore_mounts_over_proc_sys() {
     let out = b.create(&[]);
     if !runtime_is_berth() && !out.status.success() {
         // Another runtime's refusal of the mounts is as good as ignoring them.
-        assert_eq!(std::fs::read_to_string(&fake).unwrap(), "0\n");
+        assert_decoy_untouched(&fake);
         b.assert_no_leftovers();
         return;
     }
-    assert!(out.status.success(), "{}", stderr(&out));
-    let pid = b.state()["pid"].as_i64().unwrap();
-
-    assert_eq!(
-        std::fs::read_to_string(&fake).unwrap(),
-        "0\n",
-        "the decoy was written"
-    );
+    let pid = created_pid(&b, &out);
+    assert_decoy_untouched(&fake);
     // The container's own view is the attacker's; the kernel's is set.
     b.ok(&["start", &b.id]);
     let seen = b.ok(&[
@@ -91,7 +85,7 @@ fn oom_score_adj_ignores_mounts_over_proc_self() {
             // Refusing the mount is as good as ignoring it.
             let e = stderr(&out);
             assert!(!runtime_is_berth() || e.contains("mounts["), "{dest}: {e}");
-            assert_eq!(std::fs::read_to_string(&fake).unwrap(), "0\n");
+            assert_decoy_untouched(&fake);
             b.assert_no_leftovers();
             continue;
         }
@@ -127,17 +121,25 @@ fn sysctl_writes_ignore_a_mount_placed_after_the_mounts_are_checked() {
     ]});
     b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     let out = b.create(&[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let pid = b.state()["pid"].as_i64().unwrap();
-    assert_eq!(
-        std::fs::read_to_string(&fake).unwrap(),
-        "0\n",
-        "the decoy was written"
-    );
+    let pid = created_pid(&b, &out);
+    assert_decoy_untouched(&fake);
     assert_eq!(in_netns(pid, "/proc/sys/net/ipv4/ip_forward"), "1");
     // The decoy is in place: the container sees it.
     b.ok(&["start", &b.id]);
     let seen = b.ok(&["exec", &b.id, "cat", "/proc/sys/net/ipv4/ip_forward"]);
     assert_eq!(seen, "0\n");
     b.ok(&["delete", "--force", &b.id]);
+}
+
+fn created_pid(b: &Bundle, out: &std::process::Output) -> i64 {
+    assert!(out.status.success(), "{}", stderr(out));
+    b.state()["pid"].as_i64().unwrap()
+}
+
+fn assert_decoy_untouched(fake: impl AsRef<std::path::Path>) {
+    assert_eq!(
+        std::fs::read_to_string(fake.as_ref()).unwrap(),
+        "0\n",
+        "the decoy was written"
+    );
 }
