@@ -102,16 +102,18 @@ conformance-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/sbin/runc --rootfs $(ROOTFS)
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/bin/crun --preload $(CURDIR)/$(CRUN_SHIM) --rootfs $(ROOTFS)
 
-# The CVE regression tests on berth, runc and crun (tests/cve-peers.sh):
-# fails unless each peer fails exactly the tests of the fixes its Debian
-# package lacks, with the attack's effect, and berth passes all (under a
-# minute; part of test).
+# The CVE regression tests on berth, runc, crun and berth before issue
+# 12's fixes (built from that commit) (tests/cve-peers.sh): fails unless
+# each peer fails exactly the tests of the fixes it lacks, with the
+# attack's effect, and berth passes all (part of test).
 cve-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 	CARGO="$(CARGO)" BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) bash tests/cve-peers.sh $(CRUN_SHIM)
 
 # Fuzzing (fuzz/, a workspace of its own): config.json bytes through parse
-# and validate, and structured seccomp profiles through the compiler (the
-# ENOSYS prologue checked by an interpreter), FUZZ_SECONDS each under
+# and validate, structured seccomp profiles through the compiler (the
+# ENOSYS prologue checked by an interpreter), and the parent/init messages
+# (frame by frame over a real socket pair) and state.json through their
+# parsers, FUZZ_SECONDS each under
 # libFuzzer with bounded memory. Crashes land in fuzz/artifacts/, beside
 # each run's log (less berth's warnings: unknown syscall names are common
 # here), whose end a failure prints. cargo-fuzz comes from crates.io.
@@ -119,7 +121,7 @@ cve-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 # libFuzzer's coverage flags are all stable.
 FUZZ_SECONDS ?= 60
 FUZZ_RSS_MB  ?= 2048
-FUZZ_TARGETS := config seccomp
+FUZZ_TARGETS := config seccomp protocol
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	$(CARGO) fuzz build --sanitizer none

@@ -357,6 +357,7 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
+    state::finish_creating(&dir);
     crate::logging::debug(&format!("container {} restored: init pid {pid}", o.id));
     Ok((pid, pidfd))
 }

@@ -47,15 +47,36 @@ pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::msg(format!("start: {}", io_text(&e))))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that exits without reading its stdin is not an error.
-        let _ = stdin.write_all(state.to_string().as_bytes());
+    // The state goes in while we wait: it may be larger than the pipe
+    // (annotations of a megabyte), and a hook that never reads must still
+    // meet its timeout, or be killed by `kill`/`delete --force`.
+    let mut stdin = child.stdin.take();
+    let text = state.to_string();
+    let mut unsent = text.as_bytes();
+    if let Some(p) = &stdin {
+        set_nonblocking(p);
     }
     let deadline = h
         .timeout()
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let mut nap = Duration::from_micros(200);
     let status = loop {
+        if let Some(p) = stdin.as_mut() {
+            match p.write(unsent) {
+                Ok(n) => {
+                    unsent = &unsent[n..];
+                    nap = Duration::from_micros(200);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A hook that exits without reading its stdin is not an error.
+                Err(_) => unsent = &[],
+            }
+            if unsent.is_empty() {
+                // EOF for the hook.
+                stdin = None;
+            }
+        }
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) => {}
@@ -84,6 +105,15 @@ pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
     }
 }
 
+fn set_nonblocking(p: &std::process::ChildStdin) {
+    use std::os::fd::AsFd;
+    let fd = p.as_fd();
+    if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags));
+    }
+}
+
 fn io_text(e: &std::io::Error) -> String {
     crate::error::errno_text(nix::errno::Errno::from_raw(
         e.raw_os_error().unwrap_or(libc::EIO),
@@ -109,6 +139,30 @@ mod tests {
         run(&h, &serde_json::json!({"id": "c"})).unwrap();
         let got = std::fs::read_to_string(&out).unwrap();
         assert_eq!(got, "{\"id\":\"c\"} 42\n");
+    }
+
+    #[test]
+    fn a_state_larger_than_a_pipe_reaches_a_reader_and_never_blocks_on_others() {
+        let t = crate::tempdir::TempDir::new();
+        let out = t.path().join("out");
+        let state = serde_json::json!({"annotations": {"big": "x".repeat(1 << 20)}});
+        let h = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","cat > {}"]}}"#,
+            out.display()
+        ));
+        run(&h, &state).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), state.to_string());
+        // Never reads: done when it exits, or when its timeout comes.
+        run(&hook(r#"{"path":"/bin/true"}"#), &state).unwrap();
+        let started = Instant::now();
+        let e = run(
+            &hook(r#"{"path":"/bin/sleep","args":["sleep","5"],"timeout":1}"#),
+            &state,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("timed out after 1s"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[test]

@@ -70,7 +70,36 @@ fn line(level: &str, msg: &str, format: Format) -> String {
     }
 }
 
+/// The longest message berth prints: errors quote their input (a config
+/// value, a hook's output), and a 100 MB value must not become a 100 MB
+/// line. The start says what failed and the end keeps the errno wording
+/// engines search for; the middle goes.
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `msg` cut to MAX_MESSAGE bytes or so, the middle replaced by a note.
+pub fn shorten(msg: &str) -> std::borrow::Cow<'_, str> {
+    if msg.len() <= MAX_MESSAGE {
+        return msg.into();
+    }
+    let floor = |mut i: usize| {
+        while !msg.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let head = floor(MAX_MESSAGE * 3 / 4);
+    let tail = floor(msg.len() - MAX_MESSAGE / 4);
+    format!(
+        "{} [... {} bytes cut ...] {}",
+        &msg[..head],
+        tail - head,
+        &msg[tail..]
+    )
+    .into()
+}
+
 fn emit(level: &str, msg: &str, to_stderr: bool) {
+    let msg = &*shorten(msg);
     let logger = LOGGER.get();
     if let Some(Logger {
         file: Some(f),
@@ -102,6 +131,7 @@ pub struct Prepared {
 
 pub fn prepare_error(msg: &str) -> Prepared {
     use std::os::fd::AsRawFd;
+    let msg = &*shorten(msg);
     let mut stderr = stderr_line("error", msg).into_bytes();
     stderr.push(b'\n');
     let log = LOGGER.get().and_then(|l| {
@@ -179,6 +209,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_keep_their_start_and_their_errno() {
+        let m = format!(
+            "config: process.env: invalid value \"{}\": no such file or directory",
+            "é".repeat(1_000_000)
+        );
+        let s = shorten(&m);
+        assert!(s.len() < MAX_MESSAGE + 64, "{}", s.len());
+        assert!(s.starts_with("config: process.env: invalid value"));
+        assert!(s.ends_with(": no such file or directory"));
+        assert!(s.contains("bytes cut"));
+        assert_eq!(shorten("short"), "short");
+    }
     use std::time::Duration;
 
     #[test]

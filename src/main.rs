@@ -8,6 +8,9 @@ use berth::{COMMIT, SPEC_VERSION, error, launch, linux, logging, state};
 use clap::Parser;
 
 fn main() {
+    // First of all: from here on this process, and all it forks, runs
+    // from a binary nobody can write (CVE-2019-5736; linux/selfcopy.rs).
+    let guard = linux::selfcopy::protect();
     let args = cli::normalize_args(std::env::args());
     let cli = Cli::parse_from(args);
     // Before berth opens any file: a gap among stdio or the fds handed on
@@ -36,6 +39,16 @@ fn main() {
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
         eprintln!("berth: {e}");
         std::process::exit(1);
+    }
+    match guard {
+        Ok(g) => logging::debug_with(|| format!("berth runs from a guarded binary: {g:?}")),
+        Err(e) => {
+            logging::error(
+                &e.context("keep berth's binary from being written")
+                    .to_string(),
+            );
+            std::process::exit(1);
+        }
     }
     if cli.version {
         println!(

@@ -18,6 +18,11 @@ pub const FIFO: &str = "exec.fifo";
 /// startContainer hook, say), for `start` to report.
 pub const START_ERROR: &str = "start-error";
 pub const STATE: &str = "state.json";
+/// Present from the moment create claims the id until it has finished:
+/// with the create alive (it holds the lock) the container is
+/// "creating"; with the create gone (killed midway) it is a half-made
+/// container, "stopped", which `delete --force` cleans up.
+pub const CREATING: &str = "creating";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Saved {
@@ -61,6 +66,7 @@ pub struct Saved {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    Creating,
     Created,
     Running,
     Paused,
@@ -70,6 +76,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -195,6 +202,84 @@ fn lock_dir(dir: &Path) -> Result<Flock<File>> {
         .map_err(|(_, e)| Error::sys("lock state dir", dir.display(), e))
 }
 
+/// The lock if nobody holds it; Ok(None) when another command does.
+fn try_lock_dir(dir: &Path) -> Result<Option<Flock<File>>> {
+    let f = File::open(dir).sys("open state dir", dir.display())?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(l)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(Error::sys("lock state dir", dir.display(), e)),
+    }
+}
+
+/// Does another command hold this container's lock right now?
+fn lock_busy(dir: &Path) -> bool {
+    matches!(try_lock_dir(dir), Ok(None))
+}
+
+/// The pids holding a container's lock, from /proc/locks (the kernel's
+/// own record: no file of ours can go stale). An flock is shared by the
+/// forks of the process that took it, but listed under that process.
+pub fn lock_holders(dir: &Path) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(dir) else {
+        return Vec::new();
+    };
+    let dev = nix::sys::stat::major(m.dev());
+    let min = nix::sys::stat::minor(m.dev());
+    let want = format!("{dev:02x}:{min:02x}:{}", m.ino());
+    let text = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let mut pids: Vec<i32> = text
+        .lines()
+        // "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INO 0 EOF"; waiters are "N: -> ...".
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&want.as_str()))
+                .then(|| f.get(4)?.parse().ok())
+                .flatten()
+        })
+        .filter(|p| *p > 0)
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Wait up to `limit` for a container's lock: None when the container
+/// went away meanwhile (its create rolled back, another delete won).
+pub fn lock_within(root: &Path, id: &str, limit: std::time::Duration) -> Result<Option<Container>> {
+    let dir = root.join(id);
+    let until = std::time::Instant::now() + limit;
+    loop {
+        match try_lock_dir(&dir) {
+            Ok(Some(l)) => return load_dir(id, dir, Some(l)).map(Some),
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(None) if std::time::Instant::now() >= until => {
+                return Err(Error::msg(format!(
+                    "container {id} is busy: {} still holds its lock after {}s",
+                    describe_holders(&lock_holders(&dir)),
+                    limit.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
+fn describe_holders(pids: &[i32]) -> String {
+    match pids {
+        [] => "another berth command".into(),
+        _ => format!(
+            "berth process {}",
+            pids.iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Make the container's state directory; an existing one means the id is
 /// taken. The returned lock is held until the caller drops it.
 pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
@@ -216,7 +301,15 @@ pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
         }
     }
     let lock = lock_dir(&dir)?;
+    std::fs::File::create(dir.join(CREATING)).sys("create", dir.join(CREATING).display())?;
     Ok((dir, lock))
+}
+
+/// The create that claimed `dir` is done: the container is "created".
+pub fn finish_creating(dir: &Path) {
+    if let Err(e) = std::fs::remove_file(dir.join(CREATING)) {
+        crate::logging::warn(&format!("remove {}: {e}", dir.join(CREATING).display()));
+    }
 }
 
 pub fn not_found(id: &str) -> Error {
@@ -236,19 +329,58 @@ pub fn load(root: &Path, id: &str, lock: bool) -> Result<Container> {
     } else {
         None
     };
+    load_dir(id, dir, lock)
+}
+
+/// A container's record. A state dir without state.json is a create that
+/// has just claimed the id, or one killed before it recorded anything:
+/// it is listed, and deleted, as a container with no process.
+fn load_dir(id: &str, dir: PathBuf, lock: Option<Flock<File>>) -> Result<Container> {
     let path = dir.join(STATE);
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
+    let saved = match std::fs::read(&path) {
+        Ok(text) => {
+            parse_saved(&text).map_err(|e| e.context(format!("parse {}", path.display())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => Saved::claimed(id),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
         Err(e) => return Err(Err::<(), _>(e).sys("read", path.display()).unwrap_err()),
     };
-    let saved: Saved = serde_json::from_slice(&text)
-        .map_err(|e| Error::msg(format!("parse {}: {e}", path.display())))?;
     Ok(Container {
         dir,
         saved,
         _lock: lock,
     })
+}
+
+/// state.json's contents (the fuzz target's way in too).
+pub fn parse_saved(text: &[u8]) -> Result<Saved> {
+    serde_json::from_slice(text).map_err(|e| Error::msg(e.to_string()))
+}
+
+impl Saved {
+    /// What is known of a container whose create claimed its id and
+    /// recorded nothing yet: its id.
+    fn claimed(id: &str) -> Saved {
+        Saved {
+            id: id.to_string(),
+            pid: 0,
+            start_time: 0,
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+            cgroup: Cgroup::default(),
+            hooks: None,
+            oci_version: String::new(),
+            process: None,
+            seccomp: None,
+            resources: None,
+            memory_policy: None,
+            no_new_keyring: false,
+            devices: Vec::new(),
+        }
+    }
 }
 
 /// Write state.json atomically (temp file + rename).
@@ -286,8 +418,26 @@ impl Container {
                 Some((t, s)) if t == self.saved.start_time && s != 'Z' && s != 'X')
     }
 
+    /// Is the create that made this container still at work? Only it can
+    /// hold the lock while the claim is unfinished; holding the lock
+    /// ourselves, we know it is not.
+    pub fn being_created(&self) -> bool {
+        self.unfinished() && self._lock.is_none() && lock_busy(&self.dir)
+    }
+
+    /// The create never finished (it is at work, or was killed).
+    fn unfinished(&self) -> bool {
+        self.saved.pid == 0 || self.dir.join(CREATING).exists()
+    }
+
     pub fn status(&self) -> Status {
-        if !self.alive() {
+        if self.unfinished() {
+            if self.being_created() {
+                Status::Creating
+            } else {
+                Status::Stopped
+            }
+        } else if !self.alive() {
             Status::Stopped
         } else if self.dir.join(FIFO).exists() {
             Status::Created
@@ -376,7 +526,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join(STATE).exists())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();

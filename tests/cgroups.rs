@@ -567,10 +567,20 @@ fn blkio_weight_lands_where_the_kernel_keeps_it_or_fails_naming_the_file() {
             // No file to write: create fails as runc's does, naming the
             // file and the errno, and leaves nothing behind.
             let out = b.create(&[]);
-            assert!(!out.status.success(), "a weight with no file to go to was accepted");
+            assert!(
+                !out.status.success(),
+                "a weight with no file to go to was accepted"
+            );
             let e = stderr(&out);
-            let file = if pure_v2() { "io.weight" } else { "blkio.weight" };
-            assert!(e.contains(file) && e.contains("no such file or directory"), "{e}");
+            let file = if pure_v2() {
+                "io.weight"
+            } else {
+                "blkio.weight"
+            };
+            assert!(
+                e.contains(file) && e.contains("no such file or directory"),
+                "{e}"
+            );
         }
     }
     b.assert_no_leftovers();

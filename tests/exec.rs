@@ -186,6 +186,45 @@ fn exec_errors_are_clear() {
     b.assert_no_leftovers();
 }
 
+/// The program passes every check and then fails in execve itself (a
+/// file that is not a program: ENOEXEC), after the process has closed
+/// berth's fds: the reason still reaches stderr and the log.
+#[test]
+fn an_exec_that_fails_in_execve_says_why() {
+    let mut b = bundle(&["sleep", "100"]);
+    let root = b.own_rootfs();
+    let bad = root.join("bin/not-a-program");
+    std::fs::write(&bad, "\x7fELF but not really\n").unwrap();
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    let log = b.dir.join("exec.log");
+    let out = b
+        .cmd(&[])
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "exec", &b.id, "/bin/not-a-program"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("/bin/not-a-program") && e.contains("exec format error"),
+        "{e}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error", "{text}");
+    assert!(
+        v["msg"].as_str().unwrap().contains("exec format error"),
+        "{text}"
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn exec_leaks_no_fd_but_preserved_ones() {
     let b = running(&["sleep", "100"]);

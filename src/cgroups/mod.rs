@@ -261,6 +261,25 @@ impl Cgroup {
     /// mkdir -p every directory; on failure, what was made is removed. An
     /// existing cgroup is reused only when it holds no process: it may
     /// belong to another container.
+    /// This cgroup as `create` is about to make it: each directory's
+    /// `created_from` is the top-most one still missing. Recorded before
+    /// the first mkdir, so that a create killed halfway through them can
+    /// still be cleaned up; removing one that was never made is a no-op.
+    pub fn planned(&self) -> Cgroup {
+        let mut c = self.clone();
+        for d in c.dirs.iter_mut().filter(|d| d.created_from.is_none()) {
+            let mut p = d.path.as_path();
+            while !p.exists() && p != d.hierarchy.mountpoint {
+                d.created_from = Some(p.to_path_buf());
+                p = match p.parent() {
+                    Some(q) => q,
+                    None => break,
+                };
+            }
+        }
+        c
+    }
+
     pub fn create(&mut self) -> Result<()> {
         let r = self.make_dirs();
         if r.is_ok()

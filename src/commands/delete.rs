@@ -6,15 +6,22 @@ use crate::state::{self, Container, Status};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::os::fd::AsFd;
 
+/// How long delete --force waits for a busy container's lock once it has
+/// killed what the holder was waiting on.
+const BUSY_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn run(g: &Global, a: &DeleteArgs) -> Result<i32> {
-    let c = match state::load(&g.root, &a.id, true) {
-        Ok(c) => c,
-        // Engines delete --force after every exit: a missing container is fine.
-        Err(_) if a.force && !g.root.join(&a.id).exists() => return Ok(0),
-        Err(e) => return Err(e),
+    let c = if a.force {
+        match force_lock(g, &a.id)? {
+            Some(c) => c,
+            None => return Ok(0),
+        }
+    } else {
+        state::load(&g.root, &a.id, true)?
     };
     match c.status() {
         Status::Stopped => {}
+        Status::Creating => unreachable!("we hold the lock a create would hold"),
         Status::Created => kill_and_wait(&c)?,
         Status::Running | Status::Paused if a.force => kill_and_wait(&c)?,
         s @ (Status::Running | Status::Paused) => {
@@ -27,6 +34,28 @@ pub fn run(g: &Global, a: &DeleteArgs) -> Result<i32> {
     }
     destroy(c)?;
     Ok(0)
+}
+
+/// The container, locked, for delete --force; None when there is nothing
+/// to delete. Never waits unboundedly: when another command holds the
+/// lock (a create stuck in a hook, a start waiting for READY=1), what it
+/// waits on is killed, and the holder gets BUSY_LIMIT to give the lock
+/// up (a create rolls back and takes the container with it).
+fn force_lock(g: &Global, id: &str) -> Result<Option<Container>> {
+    let c = match state::load(&g.root, id, false) {
+        Ok(c) => c,
+        // Engines delete --force after every exit: a missing container is fine.
+        Err(_) if !g.root.join(id).exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if let Some(c) = state::lock_within(&g.root, id, std::time::Duration::ZERO)
+        .ok()
+        .flatten()
+    {
+        return Ok(Some(c));
+    }
+    super::kill::interrupt(&c, libc::SIGKILL);
+    state::lock_within(&g.root, id, BUSY_LIMIT)
 }
 
 /// SIGKILL the init and wait (through its pidfd) until it has exited.

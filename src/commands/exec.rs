@@ -97,18 +97,6 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
             )));
         }
     };
-    // Our processes enter the container running this binary: a process
-    // there with CAP_SYS_PTRACE could reach it through /proc/<pid>/exe.
-    let may_ptrace = c
-        .saved
-        .process
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-        .and_then(|c| c.bounding().as_ref())
-        .is_some_and(|b| b.contains(&oci_spec::runtime::Capability::SysPtrace));
-    if may_ptrace {
-        crate::linux::selfcopy::reexec_sealed()?;
-    }
     let process = build(a, c.saved.process.as_ref())?;
     crate::spec::validate_process(&process)?;
     // A foreground exec with a terminal and no socket relays it itself.

@@ -30,6 +30,13 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
     let sig = parse_signal(&a.signal)?;
     let c = state::load(&g.root, &a.id, false)?;
+    // A create still at work (a prestart hook that never returns, say)
+    // holds the container's lock: kill takes none, and acts on what the
+    // create runs for the container. The create then fails and rolls back.
+    if c.being_created() {
+        interrupt(&c, sig);
+        return Ok(0);
+    }
     if a.all {
         for pid in c.pids() {
             // libc::kill takes realtime signals too, which nix's Signal does not.
@@ -50,6 +57,34 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
     sys::pidfd_send_signal(fd.as_fd(), sig)
         .map_err(|e| Error::sys("kill", format!("container {}", a.id), e))?;
     Ok(0)
+}
+
+/// Signal what a busy container's lock holder (its create, start, ...)
+/// runs on its behalf, and the container's init with all it started:
+/// hooks, newuidmap, the init of a create, a startContainer hook. Not the
+/// holder itself, which must live to roll back.
+pub fn interrupt(c: &state::Container, sig: i32) {
+    let mut pids = Vec::new();
+    if c.alive() {
+        pids.push(c.saved.pid);
+        pids.extend(crate::linux::process::descendants(c.saved.pid));
+    }
+    for holder in state::lock_holders(&c.dir) {
+        pids.extend(crate::linux::process::descendants(holder));
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    crate::logging::debug_with(|| {
+        format!(
+            "container {} is busy (lock held by {:?}): signal {sig} to {pids:?}",
+            c.saved.id,
+            state::lock_holders(&c.dir)
+        )
+    });
+    for pid in pids {
+        // SAFETY: plain syscall with integer arguments.
+        unsafe { libc::kill(pid, sig) };
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
             return Err(Error::msg("cannot start an already running container"));
         }
         Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
+        Status::Creating => unreachable!("we hold the lock a create would hold"),
     }
     // Bound before the program can run, so that no READY=1 is lost.
     let notify = crate::notify::listen(&c.dir)?;

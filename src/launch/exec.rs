@@ -204,7 +204,11 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
                 Err(e) => e,
                 Ok(never) => match never {},
             };
-            let _ = ch.send(&Msg::Error(e.to_string()));
+            // A seccomp profile may refuse the send: then stderr, which
+            // is the process's own.
+            if ch.send(&Msg::Error(e.to_string())).is_err() {
+                crate::logging::error(&e.to_string());
+            }
             sys::exit_now(127)
         }
         sys::Forked::Parent { pid, .. } => ch.send(&Msg::InitPid(pid)),
@@ -227,7 +231,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         let pty = crate::console::setup(None, "/dev/pts/ptmx", sock, size)?;
         crate::console::make_controlling(pty.slave.as_fd())?;
     }
-    let env = process::environment(p, &[]);
+    let env = process::environment(p, &[])?;
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
     if let Some(files) = &plan.join_late {
@@ -278,7 +282,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     sys::cloexec_from(3 + plan.preserve_fds).sys("close_range", "fds above stdio")?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .sys("sigprocmask", "unblock")?;
-    sys::close_from(3 + plan.preserve_fds);
+    // All but our end of the channel, close-on-exec: should the execve
+    // fail, the reason reaches `berth exec` (its stderr and log) through it.
+    sys::close_from_sparing(3 + plan.preserve_fds, &[ch.0.as_raw_fd()]);
     sys::default_signals();
     if let Some(f) = &plan.seccomp
         && nnp

@@ -35,17 +35,16 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let b = ctx.bundle;
     let linux = b.spec.linux().as_ref();
     let _ = nix::sys::prctl::set_name(c"berth:init");
-    // Until exec, /proc/<this pid>/exe is the host's berth binary: keep it
-    // out of reach of anything that can see us (a shared pid namespace),
-    // CVE-2019-5736. exec of the container's program resets this. berth
-    // made itself non-dumpable before the clone, except when the init gets
-    // a new user namespace: the /proc files of a non-dumpable process
-    // belong to the host's root, which an unprivileged berth (or
-    // newuidmap) cannot write, so the init stays dumpable until its id
-    // maps are written. Nothing but this process is in the new namespaces
-    // until then.
-    let new_userns = ctx.bundle.namespaces.creates(LinuxNamespaceType::User);
-    nix::sys::prctl::set_dumpable(new_userns).sys("prctl", "PR_SET_DUMPABLE")?;
+    // Until exec we are berth, holding host fds in the host's mount tree:
+    // keep whatever can see us (a shared pid namespace, the host's) from
+    // ptracing us or opening our /proc files. exec of the container's
+    // program resets this. The exception is an unprivileged berth giving
+    // us a new user namespace: the /proc files of a non-dumpable process
+    // belong to the host's root, which that berth (or newuidmap) cannot
+    // write, so we stay dumpable until our id maps are written. What can
+    // then reach us is that user's own processes, which could anyway.
+    let dumpable_for_maps = ctx.dumpable_for_maps;
+    nix::sys::prctl::set_dumpable(dumpable_for_maps).sys("prctl", "PR_SET_DUMPABLE")?;
     // Die with berth while it sets us up; cleared once we are "created".
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .sys("prctl", "PR_SET_PDEATHSIG")?;
@@ -63,7 +62,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // Hooks run from here are in the container namespace, where runtime.md
     // has the pid be the one the container sees.
     state["pid"] = nix::unistd::getpid().as_raw().into();
-    if new_userns {
+    if dumpable_for_maps {
         nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
     }
 
@@ -190,7 +189,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         numa::apply(m)?;
     }
     process::enter_cwd(p)?;
-    let env = process::environment(p, &ctx.extra_env);
+    let env = process::environment(p, &ctx.extra_env)?;
     let args = p.args().clone().unwrap_or_default();
     let program = process::find_program(&args[0], &env)?;
     // The init leads a session of its own, with or without a terminal (a
@@ -254,10 +253,14 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         .sys("sigprocmask", "unblock")?;
     // Its fds go with the close below; no destructor may close them again.
     std::mem::forget(pty);
-    // All but the fifo: `start` takes its closing for the exec (it is
-    // close-on-exec), and runs poststart hooks then. Closed here, start
-    // could run them while this is still berth.
-    sys::close_from_sparing(3 + ctx.keep_fds, ctx.fifo.as_raw_fd());
+    // All but the fifo and start-error: `start` takes the fifo's closing
+    // for the exec (it is close-on-exec), and runs poststart hooks then.
+    // Closed here, start could run them while this is still berth. And
+    // should the execve fail, start-error is where `start` learns why.
+    sys::close_from_sparing(
+        3 + ctx.keep_fds,
+        &[ctx.fifo.as_raw_fd(), ctx.start_error.as_raw_fd()],
+    );
     sys::default_signals();
     if let Some(f) = &b.seccomp
         && nnp

@@ -107,6 +107,9 @@ pub struct InitContext<'a> {
     pub console: Option<&'a OwnedFd>,
     /// Per mount (by index): the detached idmapped tree to attach.
     pub idmapped: &'a [Option<OwnedFd>],
+    /// The init must be dumpable until its id maps are written (decided
+    /// with the host's credentials, which the init no longer has).
+    pub dumpable_for_maps: bool,
 }
 
 pub fn create(o: &Options) -> Result<Created> {
@@ -114,16 +117,6 @@ pub fn create(o: &Options) -> Result<Created> {
     spec::validate_id(o.id)?;
     let mut bundle = spec::load_bundle(o.bundle)?;
     crate::logging::step("config loaded");
-    // Joining a pid namespace puts our init, running this binary until it
-    // execs, in view of processes we know nothing about.
-    if bundle
-        .namespaces
-        .join
-        .iter()
-        .any(|(t, _)| *t == LinuxNamespaceType::Pid)
-    {
-        crate::linux::selfcopy::reexec_sealed()?;
-    }
     let terminal = bundle.process.terminal().unwrap_or(false);
     if terminal && o.console_fd.is_none() && o.console_socket.is_none() {
         return Err(crate::console::no_socket());
@@ -184,7 +177,10 @@ pub fn create(o: &Options) -> Result<Created> {
         None
     };
 
-    // 2. Claim the id; from here on, failure undoes what was done.
+    // 2. Claim the id; from here on, failure undoes what was done. Until
+    // create is done the container is "creating" (a `kill` or `delete
+    // --force` meanwhile ends what we wait on), and if we are killed it
+    // stays a half-made container that `delete --force` cleans.
     let (dir, _lock) = state::create_dir(o.root, o.id)?;
     let mut undo = Undo {
         dir: Some(dir.clone()),
@@ -203,7 +199,12 @@ pub fn create(o: &Options) -> Result<Created> {
         bundle.process.set_env(Some(env));
     }
 
-    // 3. The container's cgroups.
+    // 3. The container's cgroups, recorded (with no pid yet) before the
+    // first mkdir, in case we do not live to undo them.
+    state::save(
+        &dir,
+        &saved_state(&bundle, o.id, 0, &cgroup.planned(), o.no_new_keyring)?,
+    )?;
     if !o.systemd_cgroup {
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
@@ -249,12 +250,16 @@ pub fn create(o: &Options) -> Result<Created> {
         .collect::<Result<Vec<_>>>()?;
 
     // 5. The init, in its namespaces (and on v2 in its cgroup) from birth.
-    // Non-dumpable from birth too: it inherits this from us, so there is no
-    // moment in which a process sharing its pid namespace could open its
-    // /proc/<pid>/exe, which is this binary (CVE-2019-5736). With a new
-    // user namespace it must stay dumpable until its maps are written
-    // (init.rs), and is alone in its namespaces until then.
-    if !bundle.namespaces.creates(LinuxNamespaceType::User) {
+    // Non-dumpable from birth too: it inherits this from us, so nothing
+    // sharing its pid namespace can ptrace it or open its fds while it is
+    // still berth, with the host's files in reach. (Its exe cannot be
+    // written whatever it is: main re-executed berth from a read-only
+    // file.) Only an unprivileged berth with a new user namespace must
+    // let the init stay dumpable until its maps are written (init.rs); a
+    // non-dumpable berth could not read its own /proc files either.
+    let dumpable_for_maps =
+        bundle.namespaces.creates(LinuxNamespaceType::User) && !userns::writes_maps_itself();
+    if !dumpable_for_maps {
         non_dumpable()?;
     }
     let v2 = cgroup.open_v2_dir()?;
@@ -273,6 +278,7 @@ pub fn create(o: &Options) -> Result<Created> {
         extra_env,
         console,
         idmapped: &idmapped,
+        dumpable_for_maps,
     };
     let (pid, pidfd) = spawn(&ctx, v2.as_ref().map(|f| f.as_raw_fd()), &parent_ch)?;
     undo.init = Some((pid, pidfd));
@@ -388,6 +394,7 @@ pub fn create(o: &Options) -> Result<Created> {
     }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
+    state::finish_creating(&dir);
     crate::logging::debug(&format!("container {} created: init pid {pid}", o.id));
     Ok(Created {
         pid,
@@ -396,7 +403,8 @@ pub fn create(o: &Options) -> Result<Created> {
     })
 }
 
-/// The state of a container whose init is `pid` (create, and restore).
+/// The state of a container whose init is `pid` (create, and restore);
+/// pid 0 for create's claim.
 pub(crate) fn saved_state(
     bundle: &Bundle,
     id: &str,
@@ -405,8 +413,12 @@ pub(crate) fn saved_state(
     no_new_keyring: bool,
 ) -> Result<Saved> {
     let linux = bundle.spec.linux().as_ref();
-    let (start_time, _) = state::proc_start_time(pid)
-        .ok_or_else(|| Error::msg("container init exited during setup"))?;
+    // pid 0: the claim, before there is an init.
+    let (start_time, _) = match pid {
+        0 => (0, 'R'),
+        _ => state::proc_start_time(pid)
+            .ok_or_else(|| Error::msg("container init exited during setup"))?,
+    };
     Ok(Saved {
         id: id.to_string(),
         pid,
@@ -503,14 +515,79 @@ fn socket_activation() -> (u32, Vec<String>) {
 }
 
 /// Digits only, no newline (engines parse it with Atoi), written whole.
+/// The directory may belong to someone else (a rootless engine's state
+/// dir, a shared /tmp): a name there may already be a symlink to a host
+/// file. So the temporary file gets a name nobody can predict, created
+/// with O_EXCL|O_NOFOLLOW (an existing name, link or not, is refused),
+/// and rename replaces the target itself, never what a link there names.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    use nix::fcntl::{OFlag, open, renameat};
+    use std::io::Write;
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
-    std::fs::write(&tmp, pid.to_string()).sys("write pid file", tmp.display())?;
-    std::fs::rename(&tmp, path).sys("write pid file", path.display())
+        .ok_or_else(|| Error::msg(format!("--pid-file {}: not a file name", path.display())))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = open(
+        parent,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open pid file directory", parent.display())?;
+    let (tmp, file) = (0..16)
+        .find_map(|_| {
+            let tmp = format!(".{}.{:016x}", name.to_string_lossy(), random_u64());
+            match nix::fcntl::openat(
+                &dir,
+                tmp.as_str(),
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            ) {
+                Err(nix::errno::Errno::EEXIST) => None,
+                r => Some(r.map(|fd| (tmp, fd))),
+            }
+        })
+        .unwrap_or(Err(nix::errno::Errno::EEXIST))
+        .sys(
+            "create pid file",
+            parent
+                .join(format!(".{}.*", name.to_string_lossy()))
+                .display(),
+        )?;
+    let tmp_path = parent.join(&tmp);
+    let written = std::fs::File::from(file)
+        .write_all(pid.to_string().as_bytes())
+        .sys("write pid file", tmp_path.display())
+        .and_then(|()| {
+            renameat(&dir, tmp.as_str(), &dir, name).sys("write pid file", path.display())
+        });
+    if written.is_err() {
+        let _ = nix::unistd::unlinkat(&dir, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    written
+}
+
+/// 64 bits from the kernel's random pool (getrandom never blocks once
+/// the pool is initialised, long before any engine runs).
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a writable buffer of the length passed.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != 8 {
+        // A time-based fallback is still unique enough for O_EXCL, which
+        // is what keeps the name safe; unpredictability is a bonus.
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+    }
+    u64::from_ne_bytes(b)
 }
 
 /// What a failed create must take back.

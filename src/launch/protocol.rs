@@ -1,5 +1,10 @@
 //! The typed messages between berth (parent) and the container's init
-//! (child), one per SOCK_SEQPACKET datagram, JSON encoded.
+//! (child), JSON encoded over a SOCK_SEQPACKET pair. A datagram is at most
+//! the socket's send buffer (about 208 KiB by default), and a message can
+//! be larger: the state carries the config's annotations, which
+//! Kubernetes lets reach 256 KiB per object. So a message travels in
+//! frames of FRAME bytes, each led by one byte: MORE, or LAST on the one
+//! that ends it.
 
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
@@ -40,6 +45,13 @@ pub enum Msg {
 
 pub struct Channel(pub OwnedFd);
 
+const FRAME: usize = 64 * 1024;
+const MORE: u8 = b'+';
+const LAST: u8 = b'.';
+/// The most a message may grow to on receipt: far above any config the
+/// kernel holds in a process's arguments, far below what would hurt.
+const MAX_MESSAGE: usize = 256 << 20;
+
 pub fn pair() -> Result<(Channel, Channel)> {
     let (a, b) = socket::socketpair(
         AddressFamily::Unix,
@@ -54,14 +66,34 @@ pub fn pair() -> Result<(Channel, Channel)> {
 impl Channel {
     pub fn send(&self, m: &Msg) -> Result<()> {
         let buf = serde_json::to_vec(m).map_err(|e| Error::msg(format!("encode message: {e}")))?;
-        socket::send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL)
-            .map_err(|e| Error::sys("send to peer", format!("{m:?}"), e))?;
-        Ok(())
+        let mut chunks = buf.chunks(FRAME).peekable();
+        let mut frame = Vec::with_capacity(FRAME.min(buf.len()) + 1);
+        loop {
+            let chunk = chunks.next().unwrap_or_default();
+            let tag = if chunks.peek().is_some() { MORE } else { LAST };
+            frame.clear();
+            frame.push(tag);
+            frame.extend_from_slice(chunk);
+            socket::send(self.0.as_raw_fd(), &frame, MsgFlags::MSG_NOSIGNAL)
+                .map_err(|e| Error::sys("send to peer", variant(m), e))?;
+            if tag == LAST {
+                return Ok(());
+            }
+        }
     }
 
-    /// A message encoded ahead of time, for `send_with_fd`.
+    /// A message encoded ahead of time as one frame, for `send_with_fd`.
     pub fn encode(m: &Msg) -> Result<Vec<u8>> {
-        serde_json::to_vec(m).map_err(|e| Error::msg(format!("encode message: {e}")))
+        let mut buf = vec![LAST];
+        serde_json::to_writer(&mut buf, m)
+            .map_err(|e| Error::msg(format!("encode message: {e}")))?;
+        if buf.len() > FRAME {
+            return Err(Error::msg(format!(
+                "encode message: {} is too large to go with an fd",
+                variant(m)
+            )));
+        }
+        Ok(buf)
     }
 
     /// Send an encoded message with an fd. Nothing here allocates or makes
@@ -109,8 +141,43 @@ impl Channel {
 
     /// The next message and the fd that came with it, if any.
     pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
-        // The datagram's real size first (MSG_PEEK|MSG_TRUNC), so that large
-        // annotations are never cut.
+        let mut msg = Vec::new();
+        let mut fd = None;
+        loop {
+            let Some((frame, frame_fd)) = self.recv_frame()? else {
+                return Ok(None);
+            };
+            if fd.is_none() {
+                fd = frame_fd;
+            }
+            let (&tag, body) = frame
+                .split_first()
+                .ok_or_else(|| Error::msg("receive from peer: an empty frame"))?;
+            if msg.len() + body.len() > MAX_MESSAGE {
+                return Err(Error::msg(format!(
+                    "receive from peer: a message of more than {} MiB",
+                    MAX_MESSAGE >> 20
+                )));
+            }
+            msg.extend_from_slice(body);
+            match tag {
+                LAST => break,
+                MORE => continue,
+                t => {
+                    return Err(Error::msg(format!(
+                        "receive from peer: a frame tagged {t:#04x}"
+                    )));
+                }
+            }
+        }
+        decode(&msg).map(|m| Some((m, fd)))
+    }
+
+    /// One datagram, whole, and an fd that came with it; None when the
+    /// peer has gone.
+    fn recv_frame(&self) -> Result<Option<(Vec<u8>, Option<OwnedFd>)>> {
+        // The datagram's real size first (MSG_PEEK|MSG_TRUNC), so that it
+        // is never cut.
         let size = loop {
             match socket::recv(
                 self.0.as_raw_fd(),
@@ -158,9 +225,28 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(|m| Some((m, fd)))
-            .map_err(|e| Error::msg(format!("decode message: {e}")))
+        buf.truncate(n);
+        Ok(Some((buf, fd)))
+    }
+}
+
+/// A message from its JSON bytes (the fuzz target's way in too).
+pub fn decode(bytes: &[u8]) -> Result<Msg> {
+    serde_json::from_slice(bytes).map_err(|e| Error::msg(format!("decode message: {e}")))
+}
+
+/// The message's kind, for errors: a whole message may be megabytes.
+fn variant(m: &Msg) -> &'static str {
+    match m {
+        Msg::InitPid(_) => "InitPid",
+        Msg::Go { .. } => "Go",
+        Msg::RunHooks => "RunHooks",
+        Msg::HooksDone => "HooksDone",
+        Msg::Ready => "Ready",
+        Msg::Joining => "Joining",
+        Msg::SeccompListener => "SeccompListener",
+        Msg::Error(_) => "Error",
+        Msg::HookFailed(_) => "HookFailed",
     }
 }
 
@@ -189,6 +275,38 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Msg::Error("boom".into())));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_message_larger_than_a_datagram_arrives_whole() {
+        let (a, b) = pair().unwrap();
+        // 1 MiB of state: five times the default socket buffer.
+        let state = "x".repeat(1 << 20);
+        let sent = Msg::Go {
+            pid: 7,
+            state: state.clone(),
+            cgroup: None,
+        };
+        let t = std::thread::spawn(move || a.send(&sent).map(|()| a));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Msg::Go {
+                pid: 7,
+                state,
+                cgroup: None
+            })
+        );
+        let a = t.join().unwrap().unwrap();
+        a.send(&Msg::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
+    }
+
+    #[test]
+    fn a_bad_frame_is_an_error() {
+        let (a, b) = pair().unwrap();
+        socket::send(a.0.as_raw_fd(), b"?{}", MsgFlags::empty()).unwrap();
+        let e = b.recv().unwrap_err().to_string();
+        assert!(e.contains("tagged 0x3f"), "{e}");
     }
 
     #[test]

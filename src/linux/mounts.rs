@@ -520,7 +520,7 @@ pub fn apply(
                 set |= sys::MOUNT_ATTR_RDONLY;
             }
             let top = resolve_create(root, &m.dest, Want::Dir)?;
-            sys::mount_setattr_recursive(top.as_fd(), set)
+            sys::mount_setattr(top.as_fd(), set, true)
                 .sys("set options of cgroup mount", &m.dest)?;
         }
     }

@@ -250,26 +250,138 @@ pub fn enter_cwd(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// Every descendant of `pid` (children first, then theirs), from the
+/// kernel's per-thread children lists; falls back to a scan of /proc's
+/// parent pids where the kernel lacks those lists.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let children = |p: i32| -> Vec<i32> {
+        let tasks = match std::fs::read_dir(format!("/proc/{p}/task")) {
+            Ok(t) => t,
+            Err(_) => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        for t in tasks.flatten() {
+            match std::fs::read_to_string(t.path().join("children")) {
+                Ok(text) => out.extend(
+                    text.split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                ),
+                Err(_) => return children_by_scan(p),
+            }
+        }
+        out
+    };
+    let mut all = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        for c in children(p) {
+            if !all.contains(&c) && all.len() < 65_536 {
+                all.push(c);
+                next.push(c);
+            }
+        }
+    }
+    all
+}
+
+fn children_by_scan(parent: i32) -> Vec<i32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+                st.rfind(')')
+                    .and_then(|i| st[i + 2..].split(' ').nth(1)?.parse::<i32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The container's environment: process.env, plus HOME from the
 /// container's /etc/passwd when missing, as runc does.
-pub fn environment(p: &Process, extra: &[String]) -> Vec<String> {
+pub fn environment(p: &Process, extra: &[String]) -> Result<Vec<String>> {
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(extra.iter().cloned());
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let home = std::fs::read_to_string("/etc/passwd")
-            .ok()
+        let passwd = read_image_file("/etc/passwd")
+            .map_err(|e| e.context("process.env: HOME from the container's passwd file"))?;
+        let uid = p.user().uid().to_string();
+        let home = passwd
+            .as_deref()
             .and_then(|t| {
                 t.lines().find_map(|l| {
                     let f: Vec<&str> = l.split(':').collect();
-                    (f.len() > 5 && f[2] == p.user().uid().to_string()).then(|| f[5].to_string())
+                    (f.len() > 5 && f[2] == uid).then(|| f[5].to_string())
                 })
             })
             .unwrap_or_else(|| "/".into());
         env.push(format!("HOME={home}"));
     }
-    env
+    Ok(env)
+}
+
+/// The most berth reads of a file of the container's image: the image is
+/// the container's to write, and a link to /dev/zero or a file of 10 GB
+/// must not grow berth until the OOM killer takes it.
+pub const IMAGE_FILE_LIMIT: u64 = 4 << 20;
+
+/// A file of the container's image, read from inside it (after
+/// pivot_root, or in its mount namespace: links resolve within its root).
+/// Only a regular file, opened with O_NONBLOCK so a fifo cannot hold us,
+/// and at most IMAGE_FILE_LIMIT bytes; Ok(None) when there is none.
+pub fn read_image_file(path: &str) -> Result<Option<String>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).sys("open", path),
+    };
+    let meta = f.metadata().sys("stat", path)?;
+    if !meta.is_file() {
+        return Err(Error::msg(format!(
+            "{path}: not a regular file ({})",
+            file_kind(&meta)
+        )));
+    }
+    let mut buf = Vec::new();
+    f.take(IMAGE_FILE_LIMIT + 1)
+        .read_to_end(&mut buf)
+        .sys("read", path)?;
+    if buf.len() as u64 > IMAGE_FILE_LIMIT {
+        return Err(Error::msg(format!(
+            "{path}: larger than berth reads ({} MiB)",
+            IMAGE_FILE_LIMIT >> 20
+        )));
+    }
+    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+}
+
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_fifo() {
+        "a fifo"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
 }
 
 /// Find the program as exec would, with the container's PATH, and word a
@@ -484,6 +596,66 @@ fn keyring_perm(serial: libc::c_long) -> Result<libc::c_long> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_are_found_to_the_grandchildren() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 100 & sleep 100 & wait"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = descendants(std::process::id() as i32);
+            if found.len() >= 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(found.contains(&pid), "{found:?}");
+        let below: Vec<i32> = descendants(pid);
+        assert_eq!(below.len(), 2, "{below:?}");
+        assert_eq!(children_by_scan(pid).len(), 2);
+        for p in below {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn image_files_are_regular_bounded_and_never_block() {
+        let dir = crate::tempdir::TempDir::new();
+        let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+        std::fs::write(p("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert!(
+            read_image_file(&p("passwd"))
+                .unwrap()
+                .unwrap()
+                .contains("/root")
+        );
+        assert!(read_image_file(&p("none")).unwrap().is_none());
+        let e = read_image_file("/dev/zero").unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("character device"),
+            "{e}"
+        );
+        // A fifo nobody writes would block a plain open forever.
+        nix::unistd::mkfifo(
+            p("fifo").as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let e = read_image_file(&p("fifo")).unwrap_err().to_string();
+        assert!(e.contains("fifo") && e.contains(&p("fifo")), "{e}");
+        let f = std::fs::File::create(p("big")).unwrap();
+        f.set_len(IMAGE_FILE_LIMIT + 1).unwrap();
+        let e = read_image_file(&p("big")).unwrap_err().to_string();
+        assert!(e.contains("larger than") && e.contains(&p("big")), "{e}");
+    }
 
     #[test]
     fn cpu_lists_parse_and_print() {

@@ -1,38 +1,125 @@
-//! CVE-2019-5736, the part non-dumpable does not cover. Until berth's
-//! processes inside a container exec its program, /proc/<pid>/exe is the
-//! host's berth binary. Non-dumpable keeps ordinary container processes
-//! from opening it, but not one with CAP_SYS_PTRACE (`--cap-add
-//! SYS_PTRACE`, privileged containers): it could hold the file and write
-//! to it once berth has exited. When such a process may be watching,
-//! berth first re-executes itself from a sealed in-memory copy, so that
-//! what the container can reach is a file no one can write.
+//! CVE-2019-5736, closed for every berth process. Until a process berth
+//! starts execs the container's program, its /proc/<pid>/exe is the
+//! binary berth runs from. Whatever can see such a process (the
+//! container's own processes, a container sharing a pid namespace with
+//! it, a startContainer hook, anything on the host while a new user
+//! namespace keeps the init dumpable) may be able to open that file and,
+//! once berth has exited, write it: the next berth command would run the
+//! container's code as host root. Non-dumpable narrows who can; it is not
+//! a guarantee (CAP_SYS_PTRACE passes it, user namespace owners pass it).
 //!
-//! The copy costs a read and write of the binary and one execve, so it is
-//! made only where the risk is (see its callers), not on every call.
+//! So before anything else, every berth command re-executes itself from a
+//! file nobody can open for writing, and everything it later forks (the
+//! init, exec's child, the hooks' parent) inherits that file as its exe:
+//!
+//! - root: a read-only detached bind mount of the binary (open_tree with
+//!   OPEN_TREE_CLONE, mount_setattr MOUNT_ATTR_RDONLY, execveat on the
+//!   mount's fd). The mount belongs to no mount namespace, so nobody can
+//!   remount it writable, and the host's mount table never changes. An
+//!   open for writing through /proc/<pid>/exe, or a reopen of a held fd
+//!   through /proc/self/fd, meets a read-only mount: EROFS. It costs one
+//!   execve and no copy.
+//! - where the new mount API is not allowed (a rootless berth, a kernel
+//!   before 5.12): a sealed memfd copy, unless the caller cannot write the
+//!   binary either (a rootless user's berth owned by root), in which case
+//!   no container it starts can.
+//!
+//! The protection is chosen by what the kernel and caller allow, never by
+//! the config or the command.
 
 use crate::error::{Error, Result, SysContext};
-use std::ffi::CString;
+use nix::errno::Errno;
+use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// Is this process already running from a sealed copy?
-fn running_from_copy(exe: &File) -> bool {
-    // SAFETY: fcntl on an fd we own; F_GET_SEALS takes no argument.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    seals >= 0 && seals & SEALS == SEALS
+/// How the running binary is kept from being written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// A read-only mount (our detached one after the re-exec).
+    ReadOnlyMount,
+    /// A sealed memfd copy.
+    SealedCopy,
+    /// A rootless berth whose binary its caller cannot write.
+    NotWritable,
 }
 
-/// Re-execute berth, same arguments and environment, from a sealed
-/// memfd copy of its binary; returns only if it already runs from one
-/// (or with the error that stopped it).
-pub fn reexec_sealed() -> Result<()> {
-    let mut exe = File::open("/proc/self/exe").sys("open", "/proc/self/exe")?;
-    if running_from_copy(&exe) {
-        return Ok(());
+/// Re-execute berth from a binary nobody can write, same arguments and
+/// environment, unless it already runs from one. Returns which guard is
+/// in place, or the error that kept berth from putting one in place.
+pub fn protect() -> Result<Guard> {
+    let exe = File::open("/proc/self/exe").sys("open", "/proc/self/exe")?;
+    if let Some(g) = guarded(&exe) {
+        return Ok(g);
     }
+    let err = match read_only_clone() {
+        Ok(fd) => return Err(reexec(fd.as_fd(), "a read-only mount of berth")),
+        Err(e) => e,
+    };
+    // EPERM: no CAP_SYS_ADMIN over our mount namespace (rootless);
+    // ENOSYS/EINVAL: a kernel without open_tree or mount_setattr.
+    if !matches!(err, Errno::EPERM | Errno::ENOSYS | Errno::EINVAL) {
+        return Err(Error::sys(
+            "open_tree",
+            "a read-only mount of /proc/self/exe",
+            err,
+        ));
+    }
+    if !caller_may_write(&exe)? {
+        return Ok(Guard::NotWritable);
+    }
+    let copy = sealed_copy(exe)?;
+    Err(reexec(copy.as_fd(), "the sealed copy of berth"))
+}
+
+/// Is this process already running from a guarded file? An execveat on
+/// an fd (ours, or a caller's fexecve) names the binary /dev/fd/N: only
+/// then is it worth asking the kernel what the file is.
+fn guarded(exe: &File) -> Option<Guard> {
+    // SAFETY: getauxval reads the auxiliary vector; AT_EXECFN's value is
+    // a pointer to a NUL-terminated string on our stack, or 0.
+    let execfn = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
+    if execfn.is_null() {
+        return None;
+    }
+    // SAFETY: non-null AT_EXECFN points to the string the kernel copied.
+    let execfn = unsafe { CStr::from_ptr(execfn) };
+    if !execfn.to_bytes().starts_with(b"/dev/fd/") {
+        return None;
+    }
+    let vfs = nix::sys::statvfs::fstatvfs(exe).ok()?;
+    if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Some(Guard::ReadOnlyMount);
+    }
+    // SAFETY: fcntl on an fd we own; F_GET_SEALS takes no argument.
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    (seals >= 0 && seals & SEALS == SEALS).then_some(Guard::SealedCopy)
+}
+
+/// A detached, read-only bind mount of the running binary.
+fn read_only_clone() -> nix::Result<OwnedFd> {
+    let fd = super::sys::open_tree_clone(std::path::Path::new("/proc/self/exe"), false)?;
+    use super::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+    super::sys::mount_setattr(
+        fd.as_fd(),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        false,
+    )?;
+    Ok(fd)
+}
+
+/// Could this caller (and so a rootless container of its) write the
+/// binary? Its owner can; so can a group or anyone when the mode says so.
+fn caller_may_write(exe: &File) -> Result<bool> {
+    let m = exe.metadata().sys("stat", "/proc/self/exe")?;
+    Ok(m.uid() == nix::unistd::geteuid().as_raw() || m.mode() & 0o022 != 0)
+}
+
+fn sealed_copy(mut exe: File) -> Result<File> {
     // SAFETY: a constant name; the returned fd is checked and owned below.
     let fd = unsafe {
         libc::memfd_create(
@@ -41,33 +128,41 @@ pub fn reexec_sealed() -> Result<()> {
         )
     };
     if fd < 0 {
-        return Err(Error::sys(
-            "memfd_create",
-            "berth copy",
-            nix::errno::Errno::last(),
-        ));
+        return Err(Error::sys("memfd_create", "berth copy", Errno::last()));
     }
     // SAFETY: fd is a fresh descriptor nothing else owns.
     let mut copy = unsafe { File::from_raw_fd(fd) };
     std::io::copy(&mut exe, &mut copy).sys("copy", "/proc/self/exe to a memfd")?;
     // SAFETY: fcntl on an fd we own, with a constant seal set.
     if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(Error::sys("seal", "berth copy", nix::errno::Errno::last()));
+        return Err(Error::sys("seal", "berth copy", Errno::last()));
     }
+    Ok(copy)
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH) with our own arguments and environment;
+/// returns only the error. The fd is close-on-exec: an ELF binary is
+/// mapped before the fds close, and nothing of it stays open after.
+fn reexec(fd: BorrowedFd, what: &str) -> Error {
     let cstrings = |items: Vec<Vec<u8>>| -> Result<Vec<CString>> {
         items
             .into_iter()
             .map(|b| CString::new(b).map_err(|_| Error::msg("an argument holds a NUL byte")))
             .collect()
     };
-    let args = cstrings(std::env::args_os().map(|a| a.as_bytes().to_vec()).collect())?;
-    let env = cstrings(
+    let args = match cstrings(std::env::args_os().map(|a| a.as_bytes().to_vec()).collect()) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let env = match cstrings(
         std::env::vars_os()
             .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
             .collect(),
-    )?;
-    // The copy is close-on-exec: an ELF binary is mapped before the fds
-    // close, and nothing of it is left open in the new image.
-    let err = nix::unistd::fexecve(&copy, &args, &env).unwrap_err();
-    Err(Error::sys("execve", "the sealed copy of berth", err))
+    ) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    let err = nix::unistd::execveat(fd, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
+        .unwrap_err();
+    Error::sys("execve", what, err)
 }

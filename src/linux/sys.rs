@@ -120,18 +120,25 @@ fn open_fds() -> Vec<i32> {
 /// not enough, since execve resolves its path while they are still open
 /// (a path through /proc/self/fd/N would reach a host directory). Falls
 /// back to closing one by one when a seccomp profile refuses close_range.
-/// `close_from`, but `spared` stays open (its close-on-exec flag closes
-/// it in the execve itself).
-pub fn close_from_sparing(first: u32, spared: i32) {
-    match u32::try_from(spared) {
-        Ok(s) if s >= first => {
-            if s > first {
-                close_between(first, s - 1);
-            }
-            close_from(s + 1);
+/// `close_from`, but the `spared` fds stay open (their close-on-exec
+/// flag closes them in the execve itself, and until then a failed execve
+/// can still say why through them).
+pub fn close_from_sparing(first: u32, spared: &[i32]) {
+    let mut keep: Vec<u32> = spared
+        .iter()
+        .filter_map(|s| u32::try_from(*s).ok())
+        .filter(|s| *s >= first)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = first;
+    for k in keep {
+        if k > from {
+            close_between(from, k - 1);
         }
-        _ => close_from(first),
+        from = k + 1;
     }
+    close_from(from);
 }
 
 pub fn close_from(first: u32) {
@@ -298,9 +305,9 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// mount_setattr(2) on the mount tree at `fd`, recursively: one call
-/// instead of a remount per mount.
-pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64) -> nix::Result<()> {
+/// mount_setattr(2) on the mount at `fd` (with `recursive`, the whole
+/// tree below it: one call instead of a remount per mount).
+pub fn mount_setattr(fd: BorrowedFd, set: u64, recursive: bool) -> nix::Result<()> {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: 0,
@@ -314,7 +321,7 @@ pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64) -> nix::Result<()> {
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 },
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

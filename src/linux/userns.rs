@@ -80,9 +80,20 @@ impl Ids {
     }
 }
 
-/// Write the container's maps. `pid` must still be dumpable: its /proc
-/// files then belong to our euid, which is what lets an unprivileged
-/// berth (and newuidmap, which checks the owner) write them.
+/// Does berth write id maps itself, as root of its user namespace with
+/// CAP_SETUID? Then the init can stay non-dumpable while they are written
+/// (its /proc files belong to that root, which is us). Otherwise the
+/// kernel (for our own id) or newuidmap (which checks the owner) needs
+/// the init's /proc files to be ours: it must be dumpable for a moment.
+pub fn writes_maps_itself() -> bool {
+    nix::unistd::geteuid().is_root()
+        && caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID)
+            .unwrap_or(false)
+}
+
+/// Write the container's maps. Unless `writes_maps_itself`, `pid` must
+/// still be dumpable: its /proc files then belong to our euid, which is
+/// what lets an unprivileged berth (and newuidmap) write them.
 pub fn write_maps(
     proc: &Proc,
     pid: i32,
