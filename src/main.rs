@@ -8,9 +8,10 @@ use berth::{COMMIT, SPEC_VERSION, error, launch, linux, logging, state};
 use clap::Parser;
 
 fn main() {
-    // First of all: from here on this process, and all it forks, runs
-    // from a binary nobody can write (CVE-2019-5736; linux/selfcopy.rs).
-    let guard = linux::selfcopy::protect();
+    // First of all: a command whose processes a container can see runs,
+    // with all it forks, from a binary nobody can write (CVE-2019-5736;
+    // linux/selfcopy.rs).
+    let guard = linux::selfcopy::needed(std::env::args_os()).then(linux::selfcopy::protect);
     let args = cli::normalize_args(std::env::args());
     let cli = Cli::parse_from(args);
     // Before berth opens any file: a gap among stdio or the fds handed on
@@ -41,8 +42,9 @@ fn main() {
         std::process::exit(1);
     }
     match guard {
-        Ok(g) => logging::debug_with(|| format!("berth runs from a guarded binary: {g:?}")),
-        Err(e) => {
+        None => {}
+        Some(Ok(g)) => logging::debug_with(|| format!("berth runs from a guarded binary: {g:?}")),
+        Some(Err(e)) => {
             logging::error(
                 &e.context("keep berth's binary from being written")
                     .to_string(),

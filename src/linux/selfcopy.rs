@@ -24,8 +24,13 @@
 //!   binary either (a rootless user's berth owned by root), in which case
 //!   no container it starts can.
 //!
-//! The protection is chosen by what the kernel and caller allow, never by
-//! the config or the command.
+//! This is done by every command that starts or enters a container
+//! process (create, run, start, exec, restore): what they fork is what
+//! the container can see. The others (state, kill, delete, list, ...)
+//! never put a process of theirs in a container's namespaces, and an
+//! execve costs about a millisecond on a virtual machine whose page
+//! faults are slow. Which guard is chosen by what the kernel and caller
+//! allow, never by the config.
 
 use crate::error::{Error, Result, SysContext};
 use nix::errno::Errno;
@@ -46,6 +51,18 @@ pub enum Guard {
     SealedCopy,
     /// A rootless berth whose binary its caller cannot write.
     NotWritable,
+}
+
+/// The commands whose processes a container can see.
+const EXPOSED: &[&str] = &["create", "run", "start", "exec", "restore"];
+
+/// Does this command line run one of them? Any argument spelled like one
+/// counts (clap takes subcommands by their exact name only): a container
+/// named "run" costs a needless re-exec, and no such command is missed.
+pub fn needed(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .any(|a| EXPOSED.iter().any(|c| a.as_bytes() == c.as_bytes()))
 }
 
 /// Re-execute berth from a binary nobody can write, same arguments and
@@ -165,4 +182,36 @@ fn reexec(fd: BorrowedFd, what: &str) -> Error {
     let err = nix::unistd::execveat(fd, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
         .unwrap_err();
     Error::sys("execve", what, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<std::ffi::OsString> {
+        line.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn every_command_that_reaches_a_container_is_guarded() {
+        for line in [
+            "berth create -b b c1",
+            "berth --root /r --log /l run -d c1",
+            "berth -root /r start c1",
+            "berth exec -t c1 sh",
+            "berth --criu /x restore --image-path i c1",
+        ] {
+            assert!(needed(args(line)), "{line}");
+        }
+        for line in [
+            "berth state c1",
+            "berth --root /r delete --force c1",
+            "berth list",
+            "berth",
+        ] {
+            assert!(!needed(args(line)), "{line}");
+        }
+        // A false alarm costs a re-exec, never a miss.
+        assert!(needed(args("berth state run")));
+    }
 }
