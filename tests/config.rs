@@ -174,12 +174,37 @@ fn cgroups_path_places_the_container() {
 
 #[test]
 fn time_namespace_offsets() {
+    time_namespace_offsets_with(false);
+}
+
+/// The offsets of a time namespace owned by the container's user
+/// namespace, which berth writes from outside (the init stays
+/// non-dumpable).
+#[test]
+fn time_namespace_offsets_in_a_user_namespace() {
+    time_namespace_offsets_with(true);
+}
+
+fn time_namespace_offsets_with(userns: bool) {
     let mut b = bundle(&[
         "sh",
         "-c",
         "cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime",
     ]);
     b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "time"}]);
+    if userns {
+        b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .extend([
+                json!({"type": "user"}),
+                json!({"type": "network"}),
+                json!({"type": "ipc"}),
+            ]);
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["uidMappings"] = map.clone();
+        b.config["linux"]["gidMappings"] = map;
+    }
     b.config.as_object_mut().unwrap().remove("hostname");
     b.config["linux"]["timeOffsets"] =
         json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 7200}});

@@ -80,9 +80,33 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         namespaces::new_cgroup_ns()?;
     }
     if b.namespaces.creates(LinuxNamespaceType::Time) {
-        dumpable_while(|| {
-            namespaces::new_time_ns(ctx.proc, linux.and_then(|l| l.time_offsets().as_ref()))
-        })?;
+        namespaces::unshare_time_ns()?;
+        let offsets = linux.and_then(|l| l.time_offsets().as_ref());
+        if let Some(o) = offsets
+            && ctx.dumpable_for_maps
+        {
+            // An unprivileged berth cannot write our /proc files: we do,
+            // dumpable for that moment. What could then reach us is that
+            // user's own processes, which could anyway.
+            nix::sys::prctl::set_dumpable(true).sys("prctl", "PR_SET_DUMPABLE")?;
+            let r = ctx
+                .proc
+                .write("self/timens_offsets", &namespaces::time_offsets_text(o));
+            nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
+            r?;
+        } else if offsets.is_some() {
+            // The parent writes them as the host's root: we stay
+            // non-dumpable, out of reach of what shares our pid namespace.
+            ctx.chan.send(&Msg::TimeNs)?;
+            match ctx.chan.recv()? {
+                Some(Msg::TimeNsDone) => {}
+                None => sys::exit_now(1),
+                Some(other) => {
+                    return Err(Error::msg(format!("expected TimeNsDone, got {other:?}")));
+                }
+            }
+        }
+        namespaces::enter_time_ns()?;
     }
     if let Some(h) = b.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).sys("sethostname", h)?;
@@ -281,17 +305,4 @@ pub fn load_seccomp(f: &seccomp::Filter, chan: &super::protocol::Channel) -> Res
         chan.send_with_fd(&msg, fd.as_fd())?;
     }
     Ok(())
-}
-
-/// A non-dumpable process's /proc/self files belong to the host's root,
-/// which a user namespace does not map: writing our own timens_offsets
-/// there needs dumpable for that moment (oom_score_adj is written by the
-/// parent instead). Nothing from the container runs yet; a process in a
-/// joined pid namespace could see us, but opening our exe also needs
-/// every capability we hold (we are root with a full set here).
-fn dumpable_while(f: impl FnOnce() -> Result<()>) -> Result<()> {
-    nix::sys::prctl::set_dumpable(true).sys("prctl", "PR_SET_DUMPABLE")?;
-    let r = f();
-    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE")?;
-    r
 }

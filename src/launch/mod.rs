@@ -19,7 +19,8 @@
 //!   newgidmap), move netDevices into its     user namespace)
 //!   network namespace, save state.json
 //!  send Go{pid, state} ───────────────────▶ become root in the user ns,
-//!                                             cgroup + time namespaces,
+//!  write /proc/PID/timens_offsets ◀──────── TimeNs (only with offsets)
+//!  send TimeNsDone ───────────────────────▶ cgroup + time namespaces,
 //!                                             hostname, mounts, /dev,
 //!                                             sysctl, masked/readonly paths
 //!  run prestart + createRuntime hooks ◀──── RunHooks (only if there are any)
@@ -358,6 +359,19 @@ pub fn create(o: &Options) -> Result<Created> {
                     }
                 }
                 parent_ch.send(&Msg::HooksDone)?;
+            }
+            Some((Msg::TimeNs, _)) => {
+                let offsets = linux
+                    .and_then(|l| l.time_offsets().as_ref())
+                    .ok_or_else(|| {
+                        Error::msg("container init sent TimeNs with no offsets to write")
+                    })?;
+                proc.write(
+                    &format!("{pid}/timens_offsets"),
+                    &namespaces::time_offsets_text(offsets),
+                )
+                .map_err(|e| e.context("linux.timeOffsets"))?;
+                parent_ch.send(&Msg::TimeNsDone)?;
             }
             Some((Msg::HookFailed(m), _)) => {
                 return Err(hook_failed(undo, &hooks, &saved, Error::msg(m)));

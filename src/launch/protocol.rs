@@ -24,6 +24,10 @@ pub enum Msg {
         state: String,
         cgroup: Option<Cgroup>,
     },
+    /// init to parent: our time namespace is made; write its offsets.
+    TimeNs,
+    /// parent to init: they are written.
+    TimeNsDone,
     /// init to parent: mounts are done, run prestart and createRuntime.
     RunHooks,
     /// parent to init: those hooks succeeded.
@@ -240,6 +244,8 @@ fn variant(m: &Msg) -> &'static str {
     match m {
         Msg::InitPid(_) => "InitPid",
         Msg::Go { .. } => "Go",
+        Msg::TimeNs => "TimeNs",
+        Msg::TimeNsDone => "TimeNsDone",
         Msg::RunHooks => "RunHooks",
         Msg::HooksDone => "HooksDone",
         Msg::Ready => "Ready",

@@ -2,7 +2,6 @@
 //! must be written before any process is inside it).
 
 use crate::error::{Error, Result, SysContext};
-use crate::linux::procfs::Proc;
 use crate::spec::Namespaces;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
@@ -62,29 +61,40 @@ pub fn new_cgroup_ns() -> Result<()> {
     unshare(CloneFlags::CLONE_NEWCGROUP).sys("unshare", "cgroup namespace")
 }
 
-/// unshare a time namespace (it applies to children only), write the
-/// offsets, then enter it through /proc/self/ns/time_for_children: no
-/// extra process needed.
-pub fn new_time_ns(proc: &Proc, offsets: Option<&HashMap<String, LinuxTimeOffset>>) -> Result<()> {
-    const CLONE_NEWTIME: i32 = 0x80;
-    unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME)).sys("unshare", "time namespace")?;
-    if let Some(offsets) = offsets {
-        let mut text = String::new();
-        for (clock, o) in offsets {
-            text.push_str(&format!(
-                "{clock} {} {}\n",
-                o.secs().unwrap_or(0),
-                o.nanosecs().unwrap_or(0)
-            ));
-        }
-        proc.write("self/timens_offsets", &text)?;
-    }
+/// unshare a time namespace: it applies to our children only, and its
+/// offsets can be written until a process enters it. The parent writes
+/// them (`time_offsets_text`, to /proc/PID/timens_offsets), as the host's
+/// root: writing our own would need us dumpable, in view of whatever
+/// shares our pid namespace.
+pub fn unshare_time_ns() -> Result<()> {
+    unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME)).sys("unshare", "time namespace")
+}
+
+/// Enter the time namespace unshared above, through
+/// /proc/self/ns/time_for_children: no extra process needed.
+pub fn enter_time_ns() -> Result<()> {
     // An nsfs magic link: opened by path, before pivot_root, on host /proc.
     let path = "/proc/self/ns/time_for_children";
     let f = std::fs::File::open(path).sys("open", path)?;
     setns(f.as_fd(), CloneFlags::from_bits_retain(CLONE_NEWTIME))
         .map_err(|e| Error::sys("enter", "time namespace", e))
 }
+
+/// linux.timeOffsets as /proc/PID/timens_offsets takes them.
+pub fn time_offsets_text(offsets: &HashMap<String, LinuxTimeOffset>) -> String {
+    offsets
+        .iter()
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
+const CLONE_NEWTIME: i32 = 0x80;
 
 #[cfg(test)]
 mod tests {
