@@ -338,6 +338,8 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     // a create without --no-new-keyring.
     let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
     state::save(&dir, &saved)?;
+    // Running from here on (its poststart hooks see it so).
+    state::finish_creating(&dir)?;
     // A restore ends, as run does, with the container running: its
     // poststart hooks run now, and one failing undoes the restore, as it
     // fails start (runtime-spec 1.3). Before the pid file, which a failed
@@ -357,7 +359,6 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
-    state::finish_creating(&dir);
     crate::logging::debug(&format!("container {} restored: init pid {pid}", o.id));
     Ok((pid, pidfd))
 }

@@ -197,19 +197,38 @@ pub fn ensure_private_root(root: &DefaultRoot) -> Result<()> {
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
-    let f = File::open(dir).sys("open state dir", dir.display())?;
-    Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::sys("lock state dir", dir.display(), e))
+    loop {
+        let f = File::open(dir).sys("open state dir", dir.display())?;
+        let l = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::sys("lock state dir", dir.display(), e))?;
+        if still_there(&l, dir)? {
+            return Ok(l);
+        }
+    }
 }
 
 /// The lock if nobody holds it; Ok(None) when another command does.
 fn try_lock_dir(dir: &Path) -> Result<Option<Flock<File>>> {
-    let f = File::open(dir).sys("open state dir", dir.display())?;
-    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-        Ok(l) => Ok(Some(l)),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-        Err((_, e)) => Err(Error::sys("lock state dir", dir.display(), e)),
+    loop {
+        let f = File::open(dir).sys("open state dir", dir.display())?;
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(l) if still_there(&l, dir)? => return Ok(Some(l)),
+            Ok(_) => continue,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+            Err((_, e)) => return Err(Error::sys("lock state dir", dir.display(), e)),
+        }
     }
+}
+
+/// Is the directory we locked still the one at `dir`? Whoever held the
+/// lock before us may have removed it (a delete) and someone else made a
+/// new one there (a create): that container is not ours to touch. Err
+/// (ENOENT) when nothing is there any more; Ok(false) to lock again.
+fn still_there(locked: &File, dir: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let ours = locked.metadata().sys("stat state dir", dir.display())?;
+    let now = std::fs::metadata(dir).sys("open state dir", dir.display())?;
+    Ok(ours.dev() == now.dev() && ours.ino() == now.ino())
 }
 
 /// Does another command hold this container's lock right now?
@@ -218,9 +237,33 @@ fn lock_busy(dir: &Path) -> bool {
 }
 
 /// The pids holding a container's lock, from /proc/locks (the kernel's
-/// own record: no file of ours can go stale). An flock is shared by the
-/// forks of the process that took it, but listed under that process.
+/// own record: no file of ours can go stale). An flock is listed under
+/// the process that took it; should that one be gone and its pid reused
+/// while a fork still holds the lock, the pid is dropped unless it holds
+/// the state dir open itself.
 pub fn lock_holders(dir: &Path) -> Vec<i32> {
+    lock_records(dir)
+        .into_iter()
+        .filter(|pid| holds_open(*pid, dir))
+        .collect()
+}
+
+/// Does `pid` hold `dir` open? Compared by device and inode, whatever
+/// path --root was given as.
+fn holds_open(pid: i32, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(want) = std::fs::metadata(dir) else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino())
+    })
+}
+
+fn lock_records(dir: &Path) -> Vec<i32> {
     use std::os::unix::fs::MetadataExt;
     let Ok(m) = std::fs::metadata(dir) else {
         return Vec::new();
@@ -306,10 +349,9 @@ pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
 }
 
 /// The create that claimed `dir` is done: the container is "created".
-pub fn finish_creating(dir: &Path) {
-    if let Err(e) = std::fs::remove_file(dir.join(CREATING)) {
-        crate::logging::warn(&format!("remove {}: {e}", dir.join(CREATING).display()));
-    }
+pub fn finish_creating(dir: &Path) -> Result<()> {
+    let marker = dir.join(CREATING);
+    std::fs::remove_file(&marker).sys("remove", marker.display())
 }
 
 pub fn not_found(id: &str) -> Error {
@@ -341,7 +383,7 @@ fn load_dir(id: &str, dir: PathBuf, lock: Option<Flock<File>>) -> Result<Contain
         Ok(text) => {
             parse_saved(&text).map_err(|e| e.context(format!("parse {}", path.display())))?
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => Saved::claimed(id),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && claimed(&dir) => Saved::claimed(id),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
         Err(e) => return Err(Err::<(), _>(e).sys("read", path.display()).unwrap_err()),
     };
@@ -350,6 +392,14 @@ fn load_dir(id: &str, dir: PathBuf, lock: Option<Flock<File>>) -> Result<Contain
         saved,
         _lock: lock,
     })
+}
+
+/// A state dir without state.json is a container only if a create made
+/// it: it holds create's marker, or nothing yet (killed right after the
+/// mkdir). Anything else under --root is not berth's.
+fn claimed(dir: &Path) -> bool {
+    dir.join(CREATING).exists()
+        || std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// state.json's contents (the fuzz target's way in too).
@@ -418,6 +468,12 @@ impl Container {
                 Some((t, s)) if t == self.saved.start_time && s != 'Z' && s != 'X')
     }
 
+    /// Let other commands at the container while this one goes on waiting
+    /// (start, for a READY=1 that may never come).
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
     /// Is the create that made this container still at work? Only it can
     /// hold the lock while the claim is unfinished; holding the lock
     /// ourselves, we know it is not.
@@ -434,6 +490,11 @@ impl Container {
         if self.unfinished() {
             if self.being_created() {
                 Status::Creating
+            } else if self.alive() {
+                // The create was killed once its init was ready (or is
+                // just dying of its parent's death): a created container
+                // to kill and delete, never one to forget.
+                Status::Created
             } else {
                 Status::Stopped
             }
@@ -526,7 +587,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| e.path().join(STATE).exists() || claimed(&e.path()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();
@@ -613,6 +674,33 @@ mod tests {
         let e = load(t.path(), "nope", false).err().unwrap().to_string();
         assert_eq!(e, "container nope does not exist");
         assert_eq!(list_ids(t.path()).unwrap(), ["c1"]);
+    }
+
+    #[test]
+    fn half_made_containers_are_containers_and_nothing_else_is() {
+        let t = crate::tempdir::TempDir::new();
+        // A create that claimed its id and holds the lock: "creating".
+        let (_dir, lock) = create_dir(t.path(), "busy").unwrap();
+        let c = load(t.path(), "busy", false).unwrap();
+        assert_eq!((c.saved.pid, c.status()), (0, Status::Creating));
+        // The same, its create gone: "stopped", to be deleted.
+        drop(lock);
+        assert_eq!(
+            load(t.path(), "busy", false).unwrap().status(),
+            Status::Stopped
+        );
+        // Killed right after the mkdir: an empty dir.
+        std::fs::create_dir(t.path().join("empty")).unwrap();
+        assert_eq!(
+            load(t.path(), "empty", false).unwrap().status(),
+            Status::Stopped
+        );
+        // Anything else under --root is not berth's.
+        std::fs::create_dir(t.path().join("other")).unwrap();
+        std::fs::write(t.path().join("other/file"), "x").unwrap();
+        let e = load(t.path(), "other", false).err().unwrap().to_string();
+        assert_eq!(e, "container other does not exist");
+        assert_eq!(list_ids(t.path()).unwrap(), ["busy", "empty"]);
     }
 
     #[test]

@@ -62,28 +62,31 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
 /// Signal what a busy container's lock holder (its create, start, ...)
 /// runs on its behalf, and the container's init with all it started:
 /// hooks, newuidmap, the init of a create, a startContainer hook. Not the
-/// holder itself, which must live to roll back.
+/// holder itself, which must live to roll back. Children before their
+/// parents, each only while still its parent's (see `signal_child`).
 pub fn interrupt(c: &state::Container, sig: i32) {
-    let mut pids = Vec::new();
-    if c.alive() {
-        pids.push(c.saved.pid);
-        pids.extend(crate::linux::process::descendants(c.saved.pid));
+    // The init first: whatever the walks below meet (a container of
+    // thousands of processes), what a start waits on ends at once.
+    let init = c.pidfd();
+    if let Some(fd) = &init {
+        let _ = sys::pidfd_send_signal(fd.as_fd(), sig);
     }
-    for holder in state::lock_holders(&c.dir) {
-        pids.extend(crate::linux::process::descendants(holder));
+    let mut targets = Vec::new();
+    if init.is_some() {
+        targets.extend(crate::linux::process::descendants(c.saved.pid));
     }
-    pids.sort_unstable();
-    pids.dedup();
+    let holders = state::lock_holders(&c.dir);
+    for holder in &holders {
+        targets.extend(crate::linux::process::descendants(*holder));
+    }
     crate::logging::debug_with(|| {
         format!(
-            "container {} is busy (lock held by {:?}): signal {sig} to {pids:?}",
-            c.saved.id,
-            state::lock_holders(&c.dir)
+            "container {} is busy (lock held by {holders:?}): signal {sig} to its init and {targets:?}",
+            c.saved.id
         )
     });
-    for pid in pids {
-        // SAFETY: plain syscall with integer arguments.
-        unsafe { libc::kill(pid, sig) };
+    for (pid, parent) in targets.iter().rev() {
+        crate::linux::process::signal_child(*pid, *parent, sig);
     }
 }
 

@@ -55,7 +55,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         // Like runc, return once the init is released; only hooks need
         // the outcome: poststart runs after the exec, and a failed
         // startContainer hook must fail start.
-        return wait_ready(notify, &c);
+        return wait_ready(notify, c);
     }
     // The init holds the only read end, close-on-exec: POLLERR on our
     // write end means it has exec'd (or died).
@@ -91,14 +91,17 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         }
         return Err(e);
     }
-    wait_ready(notify, &c)
+    wait_ready(notify, c)
 }
 
 /// With NOTIFY_SOCKET, start returns once the program says it is ready.
-fn wait_ready(notify: Option<crate::notify::Listener>, c: &state::Container) -> Result<()> {
+/// It waits without the lock: the container is running, and pause,
+/// update or delete must not wait on a program that never says so.
+fn wait_ready(notify: Option<crate::notify::Listener>, mut c: state::Container) -> Result<()> {
     let Some(n) = notify else {
         return Ok(());
     };
+    c.unlock();
     let pidfd = c
         .pidfd()
         .ok_or_else(|| Error::msg("the container exited before it was ready"))?;

@@ -402,13 +402,14 @@ pub fn create(o: &Options) -> Result<Created> {
     }
 
     crate::logging::step("init ready");
-    // 9. Engines read the pid file as soon as create returns.
+    // 9. "created" from here on; engines read the pid file as soon as
+    // create returns.
+    state::finish_creating(&dir)?;
     if let Some(p) = o.pid_file {
         write_pid_file(p, pid)?;
     }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
-    state::finish_creating(&dir);
     crate::logging::debug(&format!("container {} created: init pid {pid}", o.id));
     Ok(Created {
         pid,

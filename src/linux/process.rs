@@ -250,38 +250,65 @@ pub fn enter_cwd(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Every descendant of `pid` (children first, then theirs), from the
-/// kernel's per-thread children lists; falls back to a scan of /proc's
-/// parent pids where the kernel lacks those lists.
-pub fn descendants(pid: i32) -> Vec<i32> {
+/// Every descendant of `pid` with its parent, each listed after its
+/// parent, from the kernel's per-thread children lists; falls back to a
+/// scan of /proc's parent pids where the kernel lacks those lists.
+pub fn descendants(pid: i32) -> Vec<(i32, i32)> {
+    static LISTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let lists = *LISTS.get_or_init(|| {
+        let me = std::process::id();
+        Path::new(&format!("/proc/{me}/task/{me}/children")).exists()
+    });
     let children = |p: i32| -> Vec<i32> {
-        let tasks = match std::fs::read_dir(format!("/proc/{p}/task")) {
-            Ok(t) => t,
-            Err(_) => return Vec::new(),
-        };
-        let mut out = Vec::new();
-        for t in tasks.flatten() {
-            match std::fs::read_to_string(t.path().join("children")) {
-                Ok(text) => out.extend(
-                    text.split_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                ),
-                Err(_) => return children_by_scan(p),
-            }
+        if !lists {
+            return children_by_scan(p);
         }
-        out
+        // A thread that ends meanwhile has no list: its children are
+        // listed under the others (they belong to the process).
+        std::fs::read_dir(format!("/proc/{p}/task"))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                    .flat_map(|text| {
+                        text.split_whitespace()
+                            .filter_map(|c| c.parse::<i32>().ok())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let mut all = Vec::new();
+    let mut all: Vec<(i32, i32)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut next = vec![pid];
     while let Some(p) = next.pop() {
         for c in children(p) {
-            if !all.contains(&c) && all.len() < 65_536 {
-                all.push(c);
+            if all.len() < 65_536 && seen.insert(c) {
+                all.push((c, p));
                 next.push(c);
             }
         }
     }
     all
+}
+
+/// Signal `pid` only while it is still the child of `parent`: through a
+/// pidfd opened first, so that a pid freed and reused meanwhile by some
+/// other process is never hit.
+pub fn signal_child(pid: i32, parent: i32, sig: i32) {
+    let Ok(fd) = sys::pidfd_open(pid) else {
+        return;
+    };
+    if parent_of(pid) == Some(parent) {
+        let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), sig);
+    }
+}
+
+/// The parent pid of `pid` (/proc/PID/stat field 4).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    st[st.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
 }
 
 fn children_by_scan(parent: i32) -> Vec<i32> {
@@ -290,13 +317,7 @@ fn children_by_scan(parent: i32) -> Vec<i32> {
     };
     rd.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
-                st.rfind(')')
-                    .and_then(|i| st[i + 2..].split(' ').nth(1)?.parse::<i32>().ok())
-                    == Some(parent)
-            })
-        })
+        .filter(|p| parent_of(*p) == Some(parent))
         .collect()
 }
 
@@ -612,15 +633,19 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert!(found.contains(&pid), "{found:?}");
-        let below: Vec<i32> = descendants(pid);
+        assert!(
+            found.contains(&(pid, std::process::id() as i32)),
+            "{found:?}"
+        );
+        let below = descendants(pid);
         assert_eq!(below.len(), 2, "{below:?}");
+        assert!(below.iter().all(|(_, parent)| *parent == pid));
         assert_eq!(children_by_scan(pid).len(), 2);
-        for p in below {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(p),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        // A wrong parent: not signalled.
+        signal_child(below[0].0, 1, libc::SIGKILL);
+        assert_eq!(parent_of(below[0].0), Some(pid));
+        for (p, parent) in below {
+            signal_child(p, parent, libc::SIGKILL);
         }
         let _ = child.kill();
         let _ = child.wait();

@@ -73,18 +73,12 @@ pub fn protect() -> Result<Guard> {
     if let Some(g) = guarded(&exe) {
         return Ok(g);
     }
-    let err = match read_only_clone() {
-        Ok(fd) => return Err(reexec(fd.as_fd(), "a read-only mount of berth")),
-        Err(e) => e,
-    };
-    // EPERM: no CAP_SYS_ADMIN over our mount namespace (rootless);
-    // ENOSYS/EINVAL: a kernel without open_tree or mount_setattr.
-    if !matches!(err, Errno::EPERM | Errno::ENOSYS | Errno::EINVAL) {
-        return Err(Error::sys(
-            "open_tree",
-            "a read-only mount of /proc/self/exe",
-            err,
-        ));
+    // It fails with EPERM without CAP_SYS_ADMIN over our mount namespace
+    // (rootless, or a seccomp profile around us), with ENOSYS or EINVAL on
+    // a kernel without open_tree or mount_setattr; whatever the reason,
+    // the copy is the way left.
+    if let Ok(fd) = read_only_clone() {
+        return Err(reexec(fd.as_fd(), "a read-only mount of berth"));
     }
     if !caller_may_write(&exe)? {
         return Ok(Guard::NotWritable);
@@ -108,12 +102,19 @@ fn guarded(exe: &File) -> Option<Guard> {
     if !execfn.to_bytes().starts_with(b"/dev/fd/") {
         return None;
     }
-    let vfs = nix::sys::statvfs::fstatvfs(exe).ok()?;
+    guard_of(exe.as_fd())
+}
+
+/// What keeps this file from being written, if anything: a read-only
+/// mount, or a sealed memfd. The same question is asked of the file before
+/// berth executes it and after, so a re-exec can never repeat itself.
+fn guard_of(file: BorrowedFd) -> Option<Guard> {
+    let vfs = nix::sys::statvfs::fstatvfs(file).ok()?;
     if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Some(Guard::ReadOnlyMount);
     }
-    // SAFETY: fcntl on an fd we own; F_GET_SEALS takes no argument.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    // SAFETY: fcntl on a borrowed fd; F_GET_SEALS takes no argument.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
     (seals >= 0 && seals & SEALS == SEALS).then_some(Guard::SealedCopy)
 }
 
@@ -129,21 +130,33 @@ fn read_only_clone() -> nix::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Could this caller (and so a rootless container of its) write the
-/// binary? Its owner can; so can a group or anyone when the mode says so.
+/// Could this caller (and so a container of its) write the binary? Root
+/// and whoever holds CAP_DAC_OVERRIDE or CAP_FOWNER can write anything
+/// (Docker's default set has both); the owner can; so can a group or
+/// anyone when the mode says so.
 fn caller_may_write(exe: &File) -> Result<bool> {
     let m = exe.metadata().sys("stat", "/proc/self/exe")?;
-    Ok(m.uid() == nix::unistd::geteuid().as_raw() || m.mode() & 0o022 != 0)
+    let has = |c| caps::has_cap(None, caps::CapSet::Effective, c).unwrap_or(true);
+    Ok(nix::unistd::geteuid().is_root()
+        || has(caps::Capability::CAP_DAC_OVERRIDE)
+        || has(caps::Capability::CAP_FOWNER)
+        || m.uid() == nix::unistd::geteuid().as_raw()
+        || m.mode() & 0o022 != 0)
 }
 
 fn sealed_copy(mut exe: File) -> Result<File> {
-    // SAFETY: a constant name; the returned fd is checked and owned below.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"berth".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
+    // MFD_EXEC: where vm.memfd_noexec asks for it, a memfd is executable
+    // only when so created; kernels before 6.3 do not know the flag.
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let create = |flags| {
+        // SAFETY: a constant name; the returned fd is checked and owned below.
+        unsafe { libc::memfd_create(c"berth".as_ptr(), flags) }
     };
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let mut fd = create(flags | MFD_EXEC);
+    if fd < 0 && Errno::last() == Errno::EINVAL {
+        fd = create(flags);
+    }
     if fd < 0 {
         return Err(Error::sys("memfd_create", "berth copy", Errno::last()));
     }
@@ -161,6 +174,11 @@ fn sealed_copy(mut exe: File) -> Result<File> {
 /// returns only the error. The fd is close-on-exec: an ELF binary is
 /// mapped before the fds close, and nothing of it stays open after.
 fn reexec(fd: BorrowedFd, what: &str) -> Error {
+    if guard_of(fd).is_none() {
+        return Error::msg(format!(
+            "{what} is writable after all: berth will not run from it"
+        ));
+    }
     let cstrings = |items: Vec<Vec<u8>>| -> Result<Vec<CString>> {
         items
             .into_iter()
