@@ -124,35 +124,32 @@ fn a_create_killed_midway_is_listed_deleted_and_its_id_reused() {
     }
 }
 
-/// A bundle whose prestart hook never returns; the hook writes its pid.
-fn stuck_in_a_hook() -> (Bundle, std::path::PathBuf) {
+/// A create stuck in a prestart hook that never returns: the bundle, the
+/// running create, and the hook's pid (the hook writes it).
+fn stuck_in_a_hook() -> (Bundle, Child, i32) {
     let mut b = peer_bundle(&["sleep", "100"]);
     let pidfile = b.dir.join("hook.pid");
     b.config["hooks"] = json!({"prestart": [{
         "path": "/bin/sh",
         "args": ["sh", "-c", format!("echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 1000", pidfile.display())]
     }]});
-    (b, pidfile)
-}
-
-fn hook_pid(pidfile: &std::path::Path) -> i32 {
-    until(10, "the prestart hook never started", || pidfile.exists());
-    std::fs::read_to_string(pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-#[test]
-fn delete_force_ends_a_create_stuck_in_a_prestart_hook() {
-    let (b, pidfile) = stuck_in_a_hook();
-    let mut c = spawn(
+    let c = spawn(
         &b,
         &["create", "-b", b.dir.to_str().unwrap(), &b.id],
         "create.stderr",
     );
-    let hook = hook_pid(&pidfile);
+    until(10, "the prestart hook never started", || pidfile.exists());
+    let hook = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (b, c, hook)
+}
+
+#[test]
+fn delete_force_ends_a_create_stuck_in_a_prestart_hook() {
+    let (b, mut c, hook) = stuck_in_a_hook();
     if runtime_is_berth() {
         // The hooks run: the container is not "created" yet.
         let list = b.ok(&["list", "--format", "json"]);
@@ -206,13 +203,7 @@ fn delete_force_ends_a_create_stuck_in_a_prestart_hook() {
 /// berth's own: runc and crun refuse to kill a container being created.
 #[test]
 fn kill_ends_a_create_stuck_in_a_prestart_hook() {
-    let (b, pidfile) = stuck_in_a_hook();
-    let mut c = spawn(
-        &b,
-        &["create", "-b", b.dir.to_str().unwrap(), &b.id],
-        "create.stderr",
-    );
-    let hook = hook_pid(&pidfile);
+    let (b, mut c, hook) = stuck_in_a_hook();
     let mut k = spawn(&b, &["kill", &b.id, "KILL"], "kill.stderr");
     let killed = wait_for(&mut k, 20);
     let ended = wait_for(&mut c, 20);
