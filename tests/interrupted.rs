@@ -82,6 +82,18 @@ fn force_delete(b: &Bundle, stuck: Option<&mut Child>, also: &[i32]) {
     );
 }
 
+/// A create of the same id succeeds, and its container deletes cleanly.
+fn id_is_free_again(b: &Bundle) {
+    let out = b.create(&[]);
+    assert!(
+        out.status.success(),
+        "the id is still taken: {}",
+        stderr(&out)
+    );
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn a_create_killed_midway_is_listed_deleted_and_its_id_reused() {
     let b = peer_bundle(&["sleep", "100"]);
@@ -112,15 +124,7 @@ fn a_create_killed_midway_is_listed_deleted_and_its_id_reused() {
         }
         force_delete(&b, None, &[]);
         b.assert_no_leftovers();
-        // The id is free again.
-        let out = b.create(&[]);
-        assert!(
-            out.status.success(),
-            "the id is still taken: {}",
-            stderr(&out)
-        );
-        b.ok(&["delete", "--force", &b.id]);
-        b.assert_no_leftovers();
+        id_is_free_again(&b);
     }
 }
 
@@ -188,16 +192,10 @@ fn delete_force_ends_a_create_stuck_in_a_prestart_hook() {
             .status();
     }
     b.assert_no_leftovers();
-    // The id is free again (for a container without the stuck hook).
+    // (for a container without the stuck hook)
     let mut b = b;
     b.config["hooks"] = json!({});
-    let out = b.create(&[]);
-    assert!(
-        out.status.success(),
-        "the id is still taken: {}",
-        stderr(&out)
-    );
-    b.ok(&["delete", "--force", &b.id]);
+    id_is_free_again(&b);
 }
 
 /// berth's own: runc and crun refuse to kill a container being created.
