@@ -344,7 +344,12 @@ pub fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
         }
     }
     let lock = lock_dir(&dir)?;
-    std::fs::File::create(dir.join(CREATING)).sys("create", dir.join(CREATING).display())?;
+    let marker = dir.join(CREATING);
+    if let Err(e) = std::fs::File::create(&marker).sys("create", marker.display()) {
+        // Nothing else is made yet: the id goes back as it was.
+        let _ = std::fs::remove_dir(&dir);
+        return Err(e);
+    }
     Ok((dir, lock))
 }
 
