@@ -53,10 +53,14 @@ fn main() {
         }
     }
     if cli.version {
-        println!(
+        let text = format!(
             "berth version {}\ncommit: {COMMIT}\nspec: {SPEC_VERSION}",
             env!("CARGO_PKG_VERSION")
         );
+        if let Err(e) = commands::print(&text) {
+            logging::error(&e.to_string());
+            std::process::exit(1);
+        }
         return;
     }
     let code = match dispatch(cli) {

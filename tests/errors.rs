@@ -406,3 +406,33 @@ fn dotdot_in_config_paths_stays_inside_the_rootfs() {
     }
     b.assert_no_leftovers();
 }
+
+/// `berth list | head -1`: a reader that has gone ends the command
+/// quietly, with no panic and no abort, whatever the command prints.
+#[test]
+fn output_to_a_reader_that_has_gone_ends_quietly() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    for args in [
+        vec!["state", b.id.as_str()],
+        vec!["list"],
+        vec!["list", "--format", "json"],
+        vec!["list", "-q"],
+        vec!["ps", b.id.as_str()],
+        vec!["ps", "--format", "json", b.id.as_str()],
+        vec!["features"],
+        vec!["--version"],
+    ] {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let out = b
+            .cmd(&args)
+            .stdout(std::process::Stdio::from(w))
+            .output()
+            .unwrap();
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {:?} {e}", out.status);
+        assert!(e.is_empty(), "{args:?}: {e}");
+    }
+    b.ok(&["delete", "--force", &b.id]);
+}

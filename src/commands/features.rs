@@ -63,10 +63,7 @@ pub fn document() -> serde_json::Value {
 }
 
 pub fn run() -> Result<i32> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&document()).unwrap_or_default()
-    );
+    super::print(&serde_json::to_string_pretty(&document()).unwrap_or_default())?;
     Ok(0)
 }
 

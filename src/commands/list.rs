@@ -13,17 +13,17 @@ pub fn run(g: &Global, a: &ListArgs) -> Result<i32> {
     }
     if a.quiet {
         for r in &rows {
-            println!("{}", r["id"].as_str().unwrap_or_default());
+            super::print(r["id"].as_str().unwrap_or_default())?;
         }
     } else if a.format == "json" {
-        println!("{}", serde_json::Value::Array(rows));
+        super::print(&serde_json::Value::Array(rows).to_string())?;
     } else {
-        print_table(&rows);
+        print_table(&rows)?;
     }
     Ok(0)
 }
 
-fn print_table(rows: &[serde_json::Value]) {
+fn print_table(rows: &[serde_json::Value]) -> Result<()> {
     let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -52,10 +52,11 @@ fn print_table(rows: &[serde_json::Value]) {
                 s.push_str(&format!("{c:<w$}", w = width[i] + 3));
             }
         }
-        println!("{s}");
+        super::print(&s)
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for row in &cells {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }

@@ -19,6 +19,25 @@ pub mod update;
 
 use std::path::PathBuf;
 
+/// A command's output, one line. When the reader has gone (EPIPE: `berth
+/// list | head -1`) the command ends quietly, as `events` does and as a
+/// Unix tool killed by SIGPIPE would (berth ignores SIGPIPE: a hook that
+/// exits without reading its state must not kill create halfway). Any
+/// other failure to write is an error.
+pub fn print(line: &str) -> crate::error::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(crate::error::Error::sys(
+            "write",
+            "stdout",
+            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )),
+    }
+}
+
 /// Global flags every subcommand may need.
 pub struct Global {
     pub root: PathBuf,

@@ -10,10 +10,7 @@ pub fn run(g: &Global, a: &PsArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
     let pids = c.pids();
     if a.format == "json" {
-        println!(
-            "{}",
-            serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
-        );
+        super::print(&serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into()))?;
         return Ok(0);
     }
     let args = if a.ps_args.is_empty() {
@@ -39,14 +36,14 @@ pub fn run(g: &Global, a: &PsArgs) -> Result<i32> {
         .split_whitespace()
         .position(|h| h == "PID")
         .ok_or_else(|| Error::msg("ps output has no PID column"))?;
-    println!("{header}");
+    super::print(header)?;
     for l in lines {
         let pid = l
             .split_whitespace()
             .nth(col)
             .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
-            println!("{l}");
+            super::print(l)?;
         }
     }
     Ok(0)
