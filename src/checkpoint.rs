@@ -253,7 +253,6 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     let resources = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
 
     // From here on, as create: failure undoes what was done.
     let (dir, _lock) = state::create_dir(root, o.id)?;
@@ -265,7 +264,7 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     };
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
-    cgroup.apply(&resources, &devices, false)?;
+    cgroup.apply(&resources, false)?;
 
     let mounts = criu::restore_mounts(&record.mounts, &host_mounts(&bundle, &cgroup));
     // Our stdio stands in for the init's pipes and host files, and open

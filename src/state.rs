@@ -58,10 +58,6 @@ pub struct Saved {
     /// session keyring too.
     #[serde(default)]
     pub no_new_keyring: bool,
-    /// linux.devices: an `update` with new device rules keeps them
-    /// allowed, as create did.
-    #[serde(default)]
-    pub devices: Vec<oci_spec::runtime::LinuxDevice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,7 +429,6 @@ impl Saved {
             resources: None,
             memory_policy: None,
             no_new_keyring: false,
-            devices: Vec::new(),
         }
     }
 }
@@ -617,7 +612,6 @@ mod tests {
             hooks: None,
             oci_version: "1.2.0".into(),
             resources: None,
-            devices: Vec::new(),
             process: None,
             seccomp: None,
             memory_policy: None,

@@ -275,20 +275,33 @@ fn pause_and_resume() {
     b.assert_no_leftovers();
 }
 
-/// New device rules from `update` replace the config's resources.devices,
-/// but the devices the container was given (linux.devices) stay allowed,
-/// as runc keeps them.
+/// A device the config gives (linux.devices) with a read-only rule, as
+/// Docker's `--device /dev/fuse:r`, device plugins and CDI write it: the
+/// container may open it for reading only; berth adds no rule of its own
+/// that would let it write (runc: "Operation not permitted"). New rules
+/// from `update` then replace the config's, exactly as given.
 #[test]
-fn update_with_device_rules_keeps_linux_devices_allowed() {
+fn a_device_allowed_read_only_stays_read_only_and_update_replaces_the_rules() {
     let mut b = bundle(&["sleep", "100"]);
     b.config["linux"]["devices"] =
-        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384}]);
-    b.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]);
+    b.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}]});
     let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
     for set in ["bounding", "effective", "permitted"] {
         b.config["process"]["capabilities"][set] = caps.clone();
     }
     start_detached(&b);
+    if !pure_v2() {
+        let list = file(&dir_of(&b, "devices"), "devices.list");
+        assert!(list.lines().any(|l| l == "c 10:229 r"), "{list}");
+        assert!(!list.contains("c 10:229 rwm"), "widened: {list}");
+    }
+    // Seen from inside, on v1 and v2 alike: reading is not refused (a
+    // kernel without fuse says ENODEV, not EPERM); writing is.
+    let probe = "(true < /dev/fuse) 2>&1 | grep -q 'not permitted' && echo read-refused; (true > /dev/fuse) 2>&1 | grep -q 'not permitted' && echo write-refused; true";
+    let out = b.ok(&["exec", &b.id, "sh", "-c", probe]);
+    assert_eq!(out, "write-refused\n", "the device was widened beyond r");
     let rules = b.dir.join("rules.json");
     std::fs::write(
         &rules,
@@ -300,22 +313,24 @@ fn update_with_device_rules_keeps_linux_devices_allowed() {
     b.ok(&["update", "--resources", rules.to_str().unwrap(), &b.id]);
     if !pure_v2() {
         let list = file(&dir_of(&b, "devices"), "devices.list");
-        assert!(list.contains("c 10:229 rwm"), "linux.devices lost: {list}");
+        assert!(!list.contains("c 10:229"), "the old rule stayed: {list}");
         assert!(list.lines().any(|l| l == "c 1:11 rm"), "{list}");
         assert!(list.contains("c 1:3 rwm"), "defaults lost: {list}");
         assert!(!list.contains("a *:* rwm"), "{list}");
     }
-    // Seen from inside, on v1 and v2 alike: the device is not refused
-    // (a kernel without fuse says ENODEV, not EPERM); the new rule's
-    // (kmsg, which anyone may write) can be made but not written.
+    // The new rule's device (kmsg, which anyone may write) can be made but
+    // not written; fuse, which no rule names now, not even read.
     let out = b.ok(&[
         "exec",
         &b.id,
         "sh",
         "-c",
-        "(true < /dev/fuse) 2>&1 | grep -q 'not permitted' || echo fuse; mknod /dev/k c 1 11 && echo made; (echo x > /dev/k) 2>&1; true",
+        &format!("{probe}; mknod /dev/k c 1 11 && echo made; (echo x > /dev/k) 2>&1; true"),
     ]);
-    assert!(out.starts_with("fuse\nmade\n"), "{out}");
+    assert!(
+        out.starts_with("read-refused\nwrite-refused\nmade\n"),
+        "{out}"
+    );
     assert!(
         out.contains("can't create /dev/k: Operation not permitted"),
         "{out}"

@@ -4,7 +4,7 @@
 
 use super::{Cgroup, devices, ebpf, parents_from_root, systemd, v1, v2};
 use crate::error::{Error, Result, SysContext};
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
 /// One cgroup file write: which controller's directory, which file, what.
@@ -98,10 +98,9 @@ impl Cgroup {
         Ok(Some(d.path.as_path()))
     }
 
-    /// Apply linux.resources. `devices` are the config's linux.devices,
-    /// which the device policy allows. On update only what is given is
-    /// written, and the device policy only when rules are given.
-    pub fn apply(&self, r: &LinuxResources, devices: &[LinuxDevice], update: bool) -> Result<()> {
+    /// Apply linux.resources. On update only what is given is written,
+    /// and the device policy only when rules are given.
+    pub fn apply(&self, r: &LinuxResources, update: bool) -> Result<()> {
         // The host's layout decides where a limit goes, whether or not a
         // rootless container got a directory there.
         let has_v1 = self.hierarchies().any(|h| !h.v2);
@@ -122,7 +121,7 @@ impl Cgroup {
         // A systemd unit's own properties first: systemd writes them back
         // to the files whenever it reloads.
         if update && let Some(unit) = &self.systemd {
-            systemd::update(unit, r, devices, self.dirs.iter().all(|d| d.hierarchy.v2))?;
+            systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
         }
         // (write, goes to the v2 hierarchy)
         let writes: Vec<(FileWrite, bool)> = if has_v1 {
@@ -195,7 +194,7 @@ impl Cgroup {
             i += 1;
         }
         if !update || r.devices().is_some() {
-            self.apply_devices(r.devices().as_deref().unwrap_or_default(), devices)?;
+            self.apply_devices(r.devices().as_deref().unwrap_or_default())?;
         }
         Ok(())
     }
@@ -263,12 +262,8 @@ impl Cgroup {
         }
     }
 
-    fn apply_devices(
-        &self,
-        config: &[oci_spec::runtime::LinuxDeviceCgroup],
-        devices: &[LinuxDevice],
-    ) -> Result<()> {
-        let rules = devices::rules(config, devices)?;
+    fn apply_devices(&self, config: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+        let rules = devices::rules(config)?;
         let r = self.write_device_policy(&rules);
         match r {
             // runc's rule: the device policy is best effort when rootless

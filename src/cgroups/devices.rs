@@ -1,5 +1,8 @@
 //! The device cgroup policy: deny everything, then the config's rules in
 //! order, then the devices every container needs (runc's allowlist).
+//! linux.devices add no rule: a device is created there and usable as far
+//! as linux.resources.devices allows, so that "c 10:229 r" stays read-only
+//! (Docker's --device X:r, device plugins and CDI write both lists).
 //!
 //! The rules are kept structured: v1 gets them as devices.allow/deny text
 //! in order and the kernel keeps the state; v2 has no such files, so
@@ -7,7 +10,7 @@
 //! program is generated from the result. Both hosts then decide alike.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup};
+use oci_spec::runtime::LinuxDeviceCgroup;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -93,7 +96,7 @@ const DEFAULT_ALLOW: &[(Kind, Option<u32>, Option<u32>, u8)] = &[
     (Kind::Char, Some(10), Some(200), RWM),
 ];
 
-pub fn rules(config: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<Vec<Rule>> {
+pub fn rules(config: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
     let mut out = vec![Rule {
         allow: false,
         kind: Kind::All,
@@ -125,22 +128,6 @@ pub fn rules(config: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<Ve
             major: number(&field("major"), r.major())?,
             minor: number(&field("minor"), r.minor())?,
             access,
-        });
-    }
-    for (i, d) in devices.iter().enumerate() {
-        let kind = match d.typ().as_str() {
-            "b" => Kind::Block,
-            "c" | "u" => Kind::Char,
-            // FIFOs are not devices to the cgroup.
-            _ => continue,
-        };
-        let field = |f: &str| format!("linux.devices[{i}].{f}");
-        out.push(Rule {
-            allow: true,
-            kind,
-            major: number(&field("major"), Some(d.major()))?,
-            minor: number(&field("minor"), Some(d.minor()))?,
-            access: RWM,
         });
     }
     out.extend(
@@ -246,32 +233,24 @@ mod tests {
 
     fn list(json: &str) -> Vec<Rule> {
         let cfg: Vec<LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();
-        rules(&cfg, &[]).unwrap()
+        rules(&cfg).unwrap()
     }
 
     #[test]
     fn deny_all_then_config_then_defaults() {
         let cfg: Vec<LinuxDeviceCgroup> = serde_json::from_str(
-            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]"#,
+            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"r"}]"#,
         )
         .unwrap();
-        let devs: Vec<oci_spec::runtime::LinuxDevice> =
-            serde_json::from_str(r#"[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]"#)
-                .unwrap();
-        let r = rules(&cfg, &devs).unwrap();
+        let r = rules(&cfg).unwrap();
         let t: Vec<String> = r
             .iter()
             .map(|r| format!("{} {}", if r.allow { "allow" } else { "deny" }, r.v1_text()))
             .collect();
-        assert_eq!(
-            t[..4],
-            [
-                "deny a",
-                "deny a",
-                "allow c 10:229 rw",
-                "allow c 10:229 rwm"
-            ]
-        );
+        // Only what the config says about 10:229: no rwm rule of berth's
+        // own for a device it creates, which would widen "r".
+        assert_eq!(t[..3], ["deny a", "deny a", "allow c 10:229 r"]);
+        assert!(!t[3..].iter().any(|r| r.contains("10:229")), "{t:?}");
         assert!(t.contains(&"allow c 1:3 rwm".to_string()));
         assert!(t.contains(&"allow c 136:* rwm".to_string()));
         assert!(t.contains(&"allow c *:* m".to_string()));
@@ -281,11 +260,11 @@ mod tests {
     fn bad_types_and_access_are_config_errors() {
         let cfg: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"type":"c","access":"rx"}]"#).unwrap();
-        let e = rules(&cfg, &[]).unwrap_err().to_string();
+        let e = rules(&cfg).unwrap_err().to_string();
         assert!(e.contains("linux.resources.devices[0].access"), "{e}");
         let cfg: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"type":"p"}]"#).unwrap();
-        assert!(rules(&cfg, &[]).is_err());
+        assert!(rules(&cfg).is_err());
     }
 
     #[test]

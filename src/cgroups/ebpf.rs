@@ -281,9 +281,7 @@ mod tests {
 
     #[test]
     fn the_default_policy_is_well_formed() {
-        let p = program(&Policy::replay(
-            &super::super::devices::rules(&[], &[]).unwrap(),
-        ));
+        let p = program(&Policy::replay(&super::super::devices::rules(&[]).unwrap()));
         assert_well_formed(&p);
         // Full-access grants need no access test: 4 + 2 or 3 + 2 each.
         assert!(p.len() < 6 + 12 * 8 + 2, "{}", p.len());
@@ -519,7 +517,7 @@ mod tests {
     fn apply_on_pure_v2_goes_through_the_program() {
         let cg = TestCgroup::new("apply");
         let kmsg = c"/dev/kmsg";
-        cg.0.apply(&Default::default(), &[], false).unwrap();
+        cg.0.apply(&Default::default(), false).unwrap();
         let first = cg.attached();
         assert_eq!(first.len(), 1);
         assert_eq!(
@@ -534,7 +532,7 @@ mod tests {
             r#"{"devices":[{"allow":true,"type":"c","major":1,"minor":11,"access":"r"}]}"#,
         )
         .unwrap();
-        cg.0.apply(&update, &[], true).unwrap();
+        cg.0.apply(&update, true).unwrap();
         let second = cg.attached();
         assert_eq!(second.len(), 1);
         assert_ne!(second, first);
@@ -548,7 +546,7 @@ mod tests {
         // An update without device rules leaves the program alone.
         let update: oci_spec::runtime::LinuxResources =
             serde_json::from_str(r#"{"unified":{}}"#).unwrap();
-        cg.0.apply(&update, &[], true).unwrap();
+        cg.0.apply(&update, true).unwrap();
         assert_eq!(cg.attached(), second);
     }
 }

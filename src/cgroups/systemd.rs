@@ -23,7 +23,7 @@ use properties::{device_properties, resource_properties, t, unit_properties, upd
 use super::{Cgroup, Dir, Hierarchy, devices, own_path, parse_mountinfo, read_proc};
 use crate::dbus::{self, Connection, Value};
 use crate::error::{Error, Result, SysContext};
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -369,13 +369,12 @@ pub fn create(
     unit: &Unit,
     pid: i32,
     r: &LinuxResources,
-    devices: &[LinuxDevice],
     extra: Vec<Value>,
 ) -> Result<Cgroup> {
     let hierarchies = parse_mountinfo(&read_proc("/proc/self/mountinfo")?);
     let unified = unified(&hierarchies);
     let mut properties = unit_properties(unit, pid, unified);
-    let rules = devices::rules(r.devices().as_deref().unwrap_or_default(), devices)?;
+    let rules = devices::rules(r.devices().as_deref().unwrap_or_default())?;
     properties.extend(device_properties(&rules, sd.version));
     properties.extend(resource_properties(r, unified, sd.version)?);
     // Without a TasksMax of its own the scope gets systemd's
@@ -484,14 +483,9 @@ pub fn stop_unit(name: &str) -> Result<()> {
 
 /// `update` on a systemd container: the unit's properties first, so that
 /// systemd does not put the old values back later (the files follow).
-pub fn update(
-    name: &str,
-    r: &LinuxResources,
-    devices: &[LinuxDevice],
-    unified: bool,
-) -> Result<()> {
+pub fn update(name: &str, r: &LinuxResources, unified: bool) -> Result<()> {
     let mut sd = Systemd::connect()?;
-    let properties = update_properties(r, devices, unified, sd.version)?;
+    let properties = update_properties(r, unified, sd.version)?;
     sd.set(name, properties)
 }
 

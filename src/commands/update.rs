@@ -115,7 +115,7 @@ pub fn run(g: &Global, a: &UpdateArgs) -> Result<i32> {
         )
     })?;
     // The container's linux.devices stay allowed whatever rules come.
-    c.saved.cgroup.apply(&update, &c.saved.devices, true)?;
+    c.saved.cgroup.apply(&update, true)?;
     let mut all =
         serde_json::to_value(c.saved.resources.clone().unwrap_or_default()).unwrap_or_default();
     merge(&mut all, &req);

@@ -158,7 +158,6 @@ pub fn create(o: &Options) -> Result<Created> {
     let resources = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
     cgroup.rootless = o.rootless;
     let proc = Proc::open_host()?;
     let (listen_fds, extra_env) = socket_activation();
@@ -209,7 +208,7 @@ pub fn create(o: &Options) -> Result<Created> {
     if !o.systemd_cgroup {
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
-        cgroup.apply(&resources, &devices, false)?;
+        cgroup.apply(&resources, false)?;
         crate::logging::step("cgroups created");
     }
 
@@ -295,11 +294,11 @@ pub fn create(o: &Options) -> Result<Created> {
     if let Some((unit, extra, mut sd)) = systemd.take() {
         // Undone by create itself until it returns: a unit of that name
         // that was there before is not ours to stop.
-        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, &devices, extra)?;
+        cgroup = cgroups::systemd::create(&mut sd, &unit, pid, &resources, extra)?;
         // The user's systemd (rootless): the device policy is best effort.
         cgroup.rootless = o.rootless;
         undo.cgroup = Some(cgroup.clone());
-        cgroup.apply(&resources, &devices, false)?;
+        cgroup.apply(&resources, false)?;
         crate::logging::step("cgroups created");
     }
 
@@ -453,7 +452,6 @@ pub(crate) fn saved_state(
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
-        devices: linux.and_then(|l| l.devices().clone()).unwrap_or_default(),
         no_new_keyring,
         oci_version: bundle.spec.version().clone(),
     })

@@ -7,7 +7,7 @@ use super::Unit;
 use crate::cgroups::{devices, v1, v2};
 use crate::dbus::Value;
 use crate::error::Result;
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 
 /// One (name, value) entry of a unit's a(sv) properties.
 fn prop(name: &str, v: Value) -> Value {
@@ -233,17 +233,16 @@ pub fn device_properties(rules: &[devices::Rule], version: u32) -> Vec<Value> {
 }
 
 /// What an update sets: the resources given and, when it has device
-/// rules, a new DevicePolicy= and DeviceAllow= list that holds the
-/// config's linux.devices (`devices`) and the defaults, as create's did.
+/// rules, a new DevicePolicy= and DeviceAllow= list that holds them and
+/// the defaults, as create's did.
 pub(super) fn update_properties(
     r: &LinuxResources,
-    devices: &[LinuxDevice],
     unified: bool,
     version: u32,
 ) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     if let Some(list) = r.devices() {
-        out.extend(device_properties(&devices::rules(list, devices)?, version));
+        out.extend(device_properties(&devices::rules(list)?, version));
     }
     out.extend(resource_properties(r, unified, version)?);
     Ok(out)
@@ -387,7 +386,7 @@ mod tests {
                 {"allow":true,"type":"b","major":8,"access":"r"},{"allow":true,"type":"c","minor":3,"access":"r"}]"#,
         )
         .unwrap();
-        let p = device_properties(&devices::rules(&cfg, &[]).unwrap(), 252);
+        let p = device_properties(&devices::rules(&cfg).unwrap(), 252);
         let text = show(&p);
         assert_eq!(text[0], "DevicePolicy=strict");
         assert_eq!(text[1], "DeviceAllow=Array(\"(ss)\", [])");
@@ -415,7 +414,7 @@ mod tests {
         // Allow-all: DevicePolicy=auto with no list.
         let all: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"access":"rwm"}]"#).unwrap();
-        let rules: Vec<devices::Rule> = devices::rules(&all, &[]).unwrap();
+        let rules: Vec<devices::Rule> = devices::rules(&all).unwrap();
         let text = show(&device_properties(&rules, 252));
         assert_eq!(text[0], "DevicePolicy=auto");
     }
@@ -425,21 +424,23 @@ mod tests {
         // No rules: the unit's device policy is left as it is.
         let r = res(r#"{"pids":{"limit":5}}"#);
         assert_eq!(
-            show(&update_properties(&r, &[], true, 252).unwrap()),
+            show(&update_properties(&r, true, 252).unwrap()),
             ["TasksMax=5"]
         );
-        // Rules: policy and list again, with linux.devices still allowed.
-        let dev: LinuxDevice =
-            serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#)
-                .unwrap();
+        // Rules: policy and list again, exactly as given (and the defaults).
         let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
-            {"allow":true,"type":"c","major":1,"minor":11,"access":"rm"}]}"#);
-        let p = update_properties(&r, &[dev], true, 252).unwrap();
+            {"allow":true,"type":"c","major":1,"minor":11,"access":"rm"},
+            {"allow":true,"type":"c","major":10,"minor":229,"access":"r"}]}"#);
+        let p = update_properties(&r, true, 252).unwrap();
         let text = show(&p).join("\n");
         assert_eq!(show(&p)[0], "DevicePolicy=strict");
+        assert!(
+            !text.contains(r#"Str("/dev/char/10:229"), Str("rwm")"#),
+            "{text}"
+        );
         for want in [
             r#"Str("/dev/char/1:11"), Str("rm")"#,
-            r#"Str("/dev/char/10:229"), Str("rwm")"#,
+            r#"Str("/dev/char/10:229"), Str("r")"#,
         ] {
             assert!(text.contains(want), "{want} not in {text}");
         }
