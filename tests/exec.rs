@@ -410,3 +410,56 @@ fn exec_joins_the_containers_session_keyring() {
         b.assert_no_leftovers();
     }
 }
+
+/// `exec --cap X` gives X to the process (bounding, effective, permitted)
+/// and not to the programs it runs: nothing in the inheritable or ambient
+/// sets (the class runc fixed as CVE-2022-29162). As uid 1000, with X in
+/// the ambient set every program the shell started would hold it.
+#[test]
+fn exec_cap_stays_with_the_process_and_is_not_inherited() {
+    let b = running(&["sleep", "100"]);
+    let bit = 1u64 << 13; // CAP_NET_RAW
+    let field = |status: &str, name: &str| {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {status}"));
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let out = exec(
+        &b,
+        &["--cap", "CAP_NET_RAW", &b.id, "cat", "/proc/self/status"],
+    );
+    let root = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for set in ["CapBnd:", "CapPrm:", "CapEff:"] {
+        assert_ne!(field(&root, set) & bit, 0, "{set} lacks it: {root}");
+    }
+    for set in ["CapInh:", "CapAmb:"] {
+        assert_eq!(field(&root, set) & bit, 0, "{set} has it: {root}");
+    }
+    // A program run by the exec'd process of an unprivileged user.
+    let out = exec(
+        &b,
+        &[
+            "--cap",
+            "CAP_NET_RAW",
+            "-u",
+            "1000:1000",
+            &b.id,
+            "sh",
+            "-c",
+            "cat /proc/self/status",
+        ],
+    );
+    let child = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for set in ["CapAmb:", "CapEff:", "CapPrm:"] {
+        assert_eq!(
+            field(&child, set) & bit,
+            0,
+            "{set} of a program it ran: {child}"
+        );
+    }
+    b.ok(&["delete", "--force", &b.id]);
+}

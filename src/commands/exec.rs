@@ -58,9 +58,12 @@ fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if a.no_new_privs {
         p["noNewPrivileges"] = json!(true);
     }
+    // Bounding, effective and permitted only: in the inheritable and
+    // ambient sets the capability would pass on to every program the
+    // process runs (the class runc fixed as CVE-2022-29162).
     for cap in &a.cap {
         let name = caps::to_canonical(cap);
-        for set in crate::spec::CAPSETS {
+        for set in ["bounding", "effective", "permitted"] {
             if !p["capabilities"].is_object() {
                 p["capabilities"] = json!({});
             }
@@ -224,7 +227,9 @@ mod tests {
         assert_eq!(p.cwd().to_str(), Some("/tmp"));
         let caps = crate::spec::capability_sets(&p);
         assert!(caps.bounding.contains(&caps::Capability::CAP_NET_RAW));
-        assert!(caps.ambient.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(caps.permitted.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(!caps.ambient.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(!caps.inheritable.contains(&caps::Capability::CAP_NET_RAW));
         assert!(caps.effective.contains(&caps::Capability::CAP_KILL));
     }
 }
