@@ -441,6 +441,40 @@ fn no_pivot_runs_the_container_too() {
     b.assert_no_leftovers();
 }
 
+/// Without pivot_root the host's proc and sysfs would stay in the
+/// container's mount namespace, under its root. In a user namespace of
+/// its own the container's proc, with maskedPaths' covers locked onto it,
+/// is not "fully visible", so the kernel lets a new proc be mounted only
+/// if a bare one is: the host's would do (runc's no_pivot.bats attack).
+/// The container's own /proc still works.
+#[test]
+fn no_pivot_leaves_no_bare_host_proc_or_sysfs_behind() {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "unshare -mrpf sh -c 'mount -t proc none /proc 2>&1 && echo proc-mounted; mount -t sysfs none /sys 2>&1 && echo sysfs-mounted'; head -c 4 /proc/self/stat >/dev/null && echo own-proc",
+    ]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SETFCAP"));
+    }
+    b.write();
+    let out = b
+        .cmd(&["run", "--no-pivot", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("permission denied"), "{text}");
+    assert!(!text.contains("proc-mounted"), "{text}");
+    assert!(!text.contains("sysfs-mounted"), "{text}");
+    assert!(text.contains("own-proc"), "{text}");
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn socket_activation_fds_are_passed_on() {
     // systemd hands berth LISTEN_FDS fds for its own pid; the container's

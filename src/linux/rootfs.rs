@@ -414,6 +414,9 @@ pub fn verified_null() -> Result<OwnedFd> {
 /// Switch the root: pivot_root and drop the old root, or with --no-pivot
 /// move the rootfs over / and chroot.
 pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        hide_host_proc_and_sys(rootfs)?;
+    }
     nix::unistd::chdir(rootfs).sys("chdir", rootfs.display())?;
     if no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
@@ -444,6 +447,44 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
         umount2(".", MntFlags::MNT_DETACH).sys("unmount", "old root")?;
     }
     nix::unistd::chdir("/").sys("chdir", "/")
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, under the moved rootfs. The kernel lets a new proc or sysfs
+/// be mounted wherever one of that type is already fully visible in the
+/// namespace, hidden or not: the host's would let the container mount a
+/// proc with none of maskedPaths' and readonlyPaths' covers. So each proc
+/// and sysfs outside the rootfs goes (with what is below it), or where it
+/// cannot be unmounted (locked in a user namespace) a tmpfs covers it, as
+/// runc does.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+    // Mountinfo names paths without symlinks.
+    let rootfs = std::fs::canonicalize(rootfs).sys("resolve", rootfs.display())?;
+    let text =
+        std::fs::read_to_string("/proc/self/mountinfo").sys("read", "/proc/self/mountinfo")?;
+    let mut points: Vec<String> = super::mountinfo::parse(&text)
+        .into_iter()
+        .filter(|m| m.fstype == "proc" || m.fstype == "sysfs")
+        .map(|m| m.mountpoint)
+        .filter(|p| !Path::new(p).starts_with(&rootfs))
+        .collect();
+    // Deepest first: an unmount of /proc takes /proc/sys/fs/binfmt_misc
+    // with it, and a later attempt on that would only fail.
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        match umount2(p.as_str(), MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+            Err(_) => mount(
+                Some("tmpfs"),
+                p.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )
+            .sys("cover the host's", &p)?,
+        }
+    }
+    Ok(())
 }
 
 pub fn readonly_root() -> Result<()> {
