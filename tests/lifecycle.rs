@@ -543,3 +543,47 @@ fn notify_socket_ready_is_passed_on_with_the_init_pid() {
     b.ok(&["delete", "--force", &b.id]);
     b.assert_no_leftovers();
 }
+
+/// Signal 0 probes: it succeeds while the container's process is there,
+/// with or without --all, and fails once it is gone.
+#[test]
+fn kill_0_probes_whether_the_container_runs() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["kill", &b.id, "0"]);
+    b.ok(&["start", &b.id]);
+    b.ok(&["kill", &b.id, "0"]);
+    b.ok(&["kill", "--all", &b.id, "0"]);
+    assert_eq!(b.state()["status"], "running", "signal 0 did something");
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_status(&b, "stopped");
+    let k = b.cmd(&["kill", &b.id, "0"]).output().unwrap();
+    assert!(!k.status.success());
+    assert!(stderr(&k).contains("not running"), "{}", stderr(&k));
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
+
+/// SIGKILL to a paused container kills it (`ctr task kill` on a paused
+/// task): a frozen process dies only once thawed, so kill thaws it after
+/// the signal, as runc does. Another signal leaves it paused.
+#[test]
+fn kill_ends_a_paused_container() {
+    for all in [false, true] {
+        let b = bundle(&["sleep", "100"]);
+        assert!(b.create(&[]).status.success());
+        b.ok(&["start", &b.id]);
+        b.ok(&["pause", &b.id]);
+        b.ok(&["kill", &b.id, "CONT"]);
+        assert_eq!(b.state()["status"], "paused");
+        let mut args = vec!["kill"];
+        if all {
+            args.push("--all");
+        }
+        args.extend([b.id.as_str(), "KILL"]);
+        b.ok(&args);
+        wait_status(&b, "stopped");
+        b.ok(&["delete", &b.id]);
+        b.assert_no_leftovers();
+    }
+}

@@ -7,10 +7,11 @@ use nix::sys::signal::Signal;
 use std::os::fd::AsFd;
 use std::str::FromStr;
 
-/// SIGTERM, TERM, term or 15.
+/// SIGTERM, TERM, term or 15; 0 asks only whether the container's
+/// process is there (engines probe with it, as kill(1) does).
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
+        return if (0..=64).contains(&n) {
             Ok(n)
         } else {
             Err(Error::msg(format!("invalid signal {s:?}")))
@@ -46,6 +47,7 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
                 return Err(Error::sys("kill", pid, nix::errno::Errno::last()));
             }
         }
+        thaw_to_die(&c, sig)?;
         return Ok(0);
     }
     if c.status() == Status::Stopped {
@@ -56,7 +58,18 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
         .ok_or_else(|| Error::msg("container not running"))?;
     sys::pidfd_send_signal(fd.as_fd(), sig)
         .map_err(|e| Error::sys("kill", format!("container {}", a.id), e))?;
+    thaw_to_die(&c, sig)?;
     Ok(0)
+}
+
+/// A frozen process does not die of SIGKILL until thawed: a paused
+/// container would stay paused, its processes frozen, forever. After a
+/// SIGKILL it is thawed, as runc does; other signals wait for `resume`.
+fn thaw_to_die(c: &state::Container, sig: i32) -> Result<()> {
+    if sig == libc::SIGKILL && c.saved.cgroup.is_frozen() {
+        c.saved.cgroup.freeze(false)?;
+    }
+    Ok(())
 }
 
 /// Signal what a busy container's lock holder (its create, start, ...)
@@ -101,6 +114,8 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("hup").unwrap(), 1);
         assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("65").is_err());
+        assert!(parse_signal("-1").is_err());
     }
 }
