@@ -37,10 +37,14 @@ pub fn run(h: &Hook, state: &serde_json::Value) -> Result<()> {
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for kv in h.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    // With `env` the hook gets exactly that; without, berth's own (PATH
+    // included), as runc and crun do.
+    if let Some(env) = h.env() {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped());
@@ -139,6 +143,42 @@ mod tests {
         run(&h, &serde_json::json!({"id": "c"})).unwrap();
         let got = std::fs::read_to_string(&out).unwrap();
         assert_eq!(got, "{\"id\":\"c\"} 42\n");
+    }
+
+    /// Without `env` a hook runs with berth's environment (PATH too), as
+    /// under runc and crun; with `env`, even an empty one, with exactly it.
+    #[test]
+    fn a_hook_without_env_gets_the_runtimes_environment() {
+        let t = crate::tempdir::TempDir::new();
+        let out = t.path().join("out");
+        let path = std::env::var("PATH").unwrap();
+        let script = format!("echo \"$PATH|$X\" > {}", out.display());
+        let with = |env: &str| {
+            let env = if env.is_empty() {
+                String::new()
+            } else {
+                format!(r#","env":{env}"#)
+            };
+            let h = hook(&format!(
+                r#"{{"path":"/bin/sh","args":["sh","-c",{}]{env}}}"#,
+                serde_json::Value::from(script.clone())
+            ));
+            run(&h, &serde_json::json!({})).unwrap();
+            std::fs::read_to_string(&out).unwrap()
+        };
+        assert_eq!(with(""), format!("{path}|\n"));
+        assert_eq!(with(r#"["X=1"]"#), "|1\n".replace('|', &format!("{}|", default_path())));
+        assert_eq!(with("[]"), format!("{}|\n", default_path()));
+    }
+
+    /// What sh sets PATH to when its environment has none.
+    fn default_path() -> String {
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", "echo $PATH"])
+            .env_clear()
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     #[test]
