@@ -663,3 +663,14 @@ fn a_malformed_selinux_label_is_refused_where_selinux_is_on() {
     }
     b.assert_no_leftovers();
 }
+
+/// A network namespace berth makes has its loopback up (IFF_UP in its
+/// flags), as runc and crun leave it: 127.0.0.1 works without CNI.
+#[test]
+fn a_new_network_namespace_has_its_loopback_up() {
+    let b = bundle(&["cat", "/sys/class/net/lo/flags"]);
+    let flags = b.run_ok();
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is down: {flags:#x}");
+    b.assert_no_leftovers();
+}

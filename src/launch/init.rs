@@ -108,6 +108,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         }
         namespaces::enter_time_ns()?;
     }
+    if b.namespaces.creates(LinuxNamespaceType::Network) {
+        crate::linux::netdev::loopback_up()?;
+    }
     if let Some(h) = b.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).sys("sethostname", h)?;
     }

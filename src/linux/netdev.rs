@@ -197,6 +197,14 @@ fn set_up(sock: &OwnedFd, index: i32) -> nix::Result<()> {
     )
 }
 
+/// In a network namespace berth made: bring its loopback up, as runc and
+/// crun leave it (127.0.0.1 works inside without an engine's CNI). The
+/// loopback is the first interface a namespace gets: index 1.
+pub fn loopback_up() -> Result<()> {
+    let sock = route_socket().map_err(|e| Error::sys("socket", "rtnetlink", e))?;
+    set_up(&sock, 1).map_err(|e| Error::sys("bring up", "lo", e))
+}
+
 /// The interface is up (IFF_UP in /sys/class/net/NAME/flags).
 fn is_up(name: &str) -> bool {
     std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
