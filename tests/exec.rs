@@ -463,3 +463,17 @@ fn exec_cap_stays_with_the_process_and_is_not_inherited() {
     }
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// An exec'd process leads a session and a process group of its own, as
+/// under runc: its pid, seen from inside, is its session and group id.
+#[test]
+fn an_exec_process_leads_its_own_session() {
+    let b = running(&["sleep", "100"]);
+    let out = exec(&b, &[&b.id, "sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(f.len(), 3, "{text}");
+    assert_eq!((f[1], f[2]), (f[0], f[0]), "pid pgrp session: {text}");
+    b.ok(&["delete", "--force", &b.id]);
+}

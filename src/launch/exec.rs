@@ -230,6 +230,11 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         let size = p.console_size().map(|s| (s.height(), s.width()));
         let pty = crate::console::setup(None, "/dev/pts/ptmx", sock, size)?;
         crate::console::make_controlling(pty.slave.as_fd())?;
+    } else {
+        // A session of its own, as the init's and as runc's exec: in the
+        // caller's, its process group would be one the container cannot
+        // see (getpgrp() says 0 there).
+        nix::unistd::setsid().sys("setsid", "exec process")?;
     }
     let env = process::environment(p, &[])?;
     let args = p.args().clone().unwrap_or_default();
