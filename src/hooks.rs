@@ -167,7 +167,10 @@ mod tests {
             std::fs::read_to_string(&out).unwrap()
         };
         assert_eq!(with(""), format!("{path}|\n"));
-        assert_eq!(with(r#"["X=1"]"#), "|1\n".replace('|', &format!("{}|", default_path())));
+        assert_eq!(
+            with(r#"["X=1"]"#),
+            "|1\n".replace('|', &format!("{}|", default_path()))
+        );
         assert_eq!(with("[]"), format!("{}|\n", default_path()));
     }
 

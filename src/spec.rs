@@ -82,6 +82,7 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
     if let Some(p) = value.get_mut("process") {
         drop_unknown_capabilities(p);
         drop_empty_affinity(p);
+        scheduler_flag_names(p);
     }
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
@@ -111,6 +112,7 @@ pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
     drop_unknown_capabilities(&mut value);
     drop_empty_affinity(&mut value);
+    scheduler_flag_names(&mut value);
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         Error::config(format!("{name}: {field}"), e.into_inner().to_string())
@@ -125,6 +127,28 @@ fn drop_empty_affinity(process: &mut Value) {
         .and_then(Value::as_object_mut)
     {
         a.retain(|_, v| v.as_str() != Some(""));
+    }
+}
+
+/// process.scheduler.flags as the spec spells them: oci-spec's enum knows
+/// two of them by other names (SCHED_RESET_ON_FORK, and
+/// SCHED_FLAG_D_L_OVERRUN from its case conversion). Anything else is
+/// left for deserialization to refuse, by its path.
+fn scheduler_flag_names(process: &mut Value) {
+    const NAMES: [(&str, &str); 2] = [
+        ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+        ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+    ];
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for f in flags {
+        if let Some((_, ours)) = NAMES.iter().find(|(spec, _)| f.as_str() == Some(spec)) {
+            *f = Value::from(*ours);
+        }
     }
 }
 

@@ -108,6 +108,23 @@ fn scheduler_and_io_priority() {
     assert!(lines.next().unwrap().starts_with("idle"), "{out}");
 }
 
+/// process.scheduler.flags take the spec's names: SCHED_FLAG_RESET_ON_FORK
+/// shows in what sched_getscheduler(2) returns (SCHED_RESET_ON_FORK,
+/// 0x40000000, or'ed with the policy).
+#[test]
+fn scheduler_flags_take_the_specs_names() {
+    let mut b = bundle(&["/tmp/sysprobe", "145", "0"]);
+    b.with_sysprobe();
+    b.config["process"]["scheduler"] =
+        json!({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
+    let out = b.run_ok();
+    assert_eq!(
+        out.trim(),
+        format!("ret={} errno=0", 0x4000_0000 | 3),
+        "{out}"
+    );
+}
+
 fn host_ns(kind: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{kind}"))
         .unwrap()

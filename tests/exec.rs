@@ -469,7 +469,10 @@ fn exec_cap_stays_with_the_process_and_is_not_inherited() {
 #[test]
 fn an_exec_process_leads_its_own_session() {
     let b = running(&["sleep", "100"]);
-    let out = exec(&b, &[&b.id, "sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat"]);
+    let out = exec(
+        &b,
+        &[&b.id, "sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let f: Vec<&str> = text.split_whitespace().collect();
