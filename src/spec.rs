@@ -83,6 +83,7 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
         drop_unknown_capabilities(p);
         drop_empty_affinity(p);
         scheduler_flag_names(p);
+        default_user(p);
     }
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
@@ -113,6 +114,7 @@ pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
     drop_unknown_capabilities(&mut value);
     drop_empty_affinity(&mut value);
     scheduler_flag_names(&mut value);
+    default_user(&mut value);
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         Error::config(format!("{name}: {field}"), e.into_inner().to_string())
@@ -127,6 +129,15 @@ fn drop_empty_affinity(process: &mut Value) {
         .and_then(Value::as_object_mut)
     {
         a.retain(|_, v| v.as_str() != Some(""));
+    }
+}
+
+/// process.user is optional (the schema requires only args and cwd): its
+/// absence is uid 0, gid 0, which oci-spec, requiring it, needs spelled out.
+fn default_user(process: &mut Value) {
+    if let Some(p) = process.as_object_mut() {
+        p.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
     }
 }
 

@@ -691,3 +691,13 @@ fn a_new_network_namespace_has_its_loopback_up() {
     assert_eq!(flags & 1, 1, "lo is down: {flags:#x}");
     b.assert_no_leftovers();
 }
+
+/// process.user may be left out (the schema requires only args and cwd):
+/// the process runs as uid 0, gid 0.
+#[test]
+fn a_process_without_user_runs_as_root() {
+    let mut b = bundle(&["id"]);
+    b.config["process"].as_object_mut().unwrap().remove("user");
+    let out = b.run_ok();
+    assert!(out.starts_with("uid=0(root) gid=0(root)"), "{out}");
+}
