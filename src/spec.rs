@@ -80,7 +80,7 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
     let mut value: Value = serde_json::from_slice(text)
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
     if let Some(p) = value.get_mut("process") {
-        drop_unknown_capabilities(p);
+        drop_unknown_capabilities(p)?;
         drop_empty_affinity(p);
         scheduler_flag_names(p);
         default_user(p);
@@ -111,7 +111,7 @@ fn known_capability(name: &str) -> Option<caps::Capability> {
 pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
     let mut value: Value = serde_json::from_slice(text)
         .map_err(|e| Error::msg(format!("parse {name}: invalid JSON: {e}")))?;
-    drop_unknown_capabilities(&mut value);
+    drop_unknown_capabilities(&mut value)?;
     drop_empty_affinity(&mut value);
     scheduler_flag_names(&mut value);
     default_user(&mut value);
@@ -163,16 +163,29 @@ fn scheduler_flag_names(process: &mut Value) {
     }
 }
 
-fn drop_unknown_capabilities(process: &mut Value) {
+/// A capability this kernel lacks is dropped with a warning (engines send
+/// newer names to older kernels); a name that is no capability at all is
+/// an error: it maps to no kernel interface (config.md).
+fn drop_unknown_capabilities(process: &mut Value) -> Result<()> {
     let Some(sets) = process
         .pointer_mut("/capabilities")
         .and_then(Value::as_object_mut)
     else {
-        return;
+        return Ok(());
     };
     let mut unknown = Vec::new();
     for set in CAPSETS {
         if let Some(Value::Array(list)) = sets.get_mut(set) {
+            if let Some(bad) = list
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|n| caps::Capability::from_str(&caps::to_canonical(n)).is_err())
+            {
+                return Err(Error::config(
+                    format!("process.capabilities.{set}"),
+                    format!("{bad:?} is not a capability"),
+                ));
+            }
             list.retain(|v| match v.as_str() {
                 Some(n) if known_capability(n).is_some() => true,
                 Some(n) => {
@@ -187,10 +200,45 @@ fn drop_unknown_capabilities(process: &mut Value) {
     }
     if !unknown.is_empty() {
         logging::warn(&format!(
-            "ignoring unknown or unavailable capabilities: {}",
+            "ignoring capabilities this kernel does not have: {}",
             unknown.join(", ")
         ));
     }
+    Ok(())
+}
+
+/// MAJOR.MINOR.PATCH, numbers without leading zeros, then an optional
+/// -pre-release and +build of dot-separated [0-9A-Za-z-] identifiers
+/// (semver.org 2.0.0, which config.md requires of ociVersion).
+fn is_semver(v: &str) -> bool {
+    let ids = |s: &str, numeric_rule: bool| {
+        !s.is_empty()
+            && s.split('.').all(|id| {
+                !id.is_empty()
+                    && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                    && !(numeric_rule
+                        && id.len() > 1
+                        && id.starts_with('0')
+                        && id.bytes().all(|c| c.is_ascii_digit()))
+            })
+    };
+    let (rest, build) = match v.split_once('+') {
+        Some((r, b)) => (r, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let nums: Vec<&str> = core.split('.').collect();
+    nums.len() == 3
+        && nums.iter().all(|n| {
+            !n.is_empty()
+                && n.bytes().all(|c| c.is_ascii_digit())
+                && (n.len() == 1 || !n.starts_with('0'))
+        })
+        && pre.is_none_or(|p| ids(p, true))
+        && build.is_none_or(|b| ids(b, false))
 }
 
 fn require_absolute(field: &str, p: &Path) -> Result<()> {
@@ -207,6 +255,12 @@ fn require_absolute(field: &str, p: &Path) -> Result<()> {
 /// Check everything berth can check without touching the system beyond
 /// reads, and build the plan `create` follows.
 pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
+    if !is_semver(spec.version()) {
+        return Err(Error::config(
+            "ociVersion",
+            format!("{:?} is not a SemVer 2.0.0 version", spec.version()),
+        ));
+    }
     let root = spec
         .root()
         .as_ref()
@@ -775,12 +829,51 @@ mod tests {
     }
 
     #[test]
-    fn unknown_capabilities_are_dropped_not_fatal() {
-        let (_d, b) = bundle(&with(
-            |v| v["process"]["capabilities"] = serde_json::json!({"bounding":["CAP_CHOWN","CAP_NOT_A_THING"],"effective":["CAP_KILL"]}),
+    fn oci_version_is_semver() {
+        for good in [
+            "1.0.0",
+            "1.2.0",
+            "1.3.0-rc.1",
+            "1.0.2-dev",
+            "10.20.30+build.5",
+            "1.0.0-0.3.7",
+        ] {
+            assert!(is_semver(good), "{good}");
+        }
+        for bad in [
+            "invalid",
+            "1.0",
+            "1.0.0.0",
+            "01.0.0",
+            "1.0.0-",
+            "1.0.0-01",
+            "1.0.0+",
+            "",
+            "1.0.0-a..b",
+        ] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+        let e = err(&with(|v| v["ociVersion"] = "invalid".into()));
+        assert!(e.contains("ociVersion") && e.contains("SemVer"), "{e}");
+    }
+
+    #[test]
+    fn a_name_that_is_no_capability_is_an_error() {
+        let e = err(&with(
+            |v| {
+                v["process"]["capabilities"] = serde_json::json!({"bounding":["CAP_CHOWN","CAP_TEST"],"effective":["CAP_KILL"]})
+            },
         ));
+        assert!(e.contains("process.capabilities.bounding"), "{e}");
+        assert!(e.contains("\"CAP_TEST\" is not a capability"), "{e}");
+        let (_d, b) =
+            bundle(&with(
+                |v| {
+                    v["process"]["capabilities"] =
+                        serde_json::json!({"bounding":["CAP_CHOWN"],"effective":["KILL"]})
+                },
+            ));
         let b = b.unwrap();
-        assert_eq!(b.caps.bounding.len(), 1);
         assert!(b.caps.bounding.contains(&caps::Capability::CAP_CHOWN));
         assert!(b.caps.effective.contains(&caps::Capability::CAP_KILL));
     }

@@ -436,3 +436,26 @@ fn output_to_a_reader_that_has_gone_ends_quietly() {
     }
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// What maps to no kernel interface is an error (config.md): an ociVersion
+/// that is not SemVer, a capability name that is no capability.
+#[test]
+fn a_non_semver_version_and_a_non_capability_are_refused() {
+    let mut b = bundle(&["true"]);
+    b.config["ociVersion"] = json!("invalid");
+    b.write();
+    create_fails(&b, &["ociVersion", "not a SemVer"]);
+    let mut b = bundle(&["true"]);
+    b.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_TEST"));
+    b.write();
+    create_fails(
+        &b,
+        &[
+            "process.capabilities.bounding",
+            "\"CAP_TEST\" is not a capability",
+        ],
+    );
+}
