@@ -228,7 +228,9 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
         let want = match stage {
             "poststart" => "running",
             "poststop" => "stopped",
-            _ => "creating",
+            // runtime.md: created once the environment is made (step 2),
+            // before prestart, as crun says (runc: "creating").
+            _ => "created",
         };
         assert_eq!(s["status"], want, "{stage}");
         // createContainer runs in the container: its pid as seen there.

@@ -337,10 +337,15 @@ pub fn create(o: &Options) -> Result<Created> {
     let saved = saved_state(&bundle, o.id, pid, &cgroup, o.no_new_keyring)?;
     state::save(&dir, &saved)?;
     crate::logging::step("state saved");
+    // What the hooks of create and start read: "created", which the spec
+    // says the container is once its environment is made (lifecycle step
+    // 2), before any hook runs, as crun says (runc: "creating"). A seccomp
+    // listener hears from a container still being made.
+    let for_hooks = state::oci_state(&saved, "created");
     let creating = state::oci_state(&saved, "creating");
     parent_ch.send(&Msg::Go {
         pid,
-        state: creating.to_string(),
+        state: for_hooks.to_string(),
         cgroup: o.systemd_cgroup.then(|| cgroup.clone()),
     })?;
 
@@ -353,7 +358,7 @@ pub fn create(o: &Options) -> Result<Created> {
                     .iter()
                     .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
                 {
-                    if let Err(e) = hooks::run_all(stage, list, &creating) {
+                    if let Err(e) = hooks::run_all(stage, list, &for_hooks) {
                         return Err(hook_failed(undo, &hooks, &saved, e));
                     }
                 }
