@@ -54,7 +54,8 @@ fn a_thousand_runs_and_a_hundred_create_deletes_leave_nothing() {
             .status()
             .unwrap();
         assert!(st.success(), "create {i}");
-        b.ok(&["delete", &id]);
+        // Created, not stopped: only --force deletes it (runtime.md).
+        b.ok(&["delete", "--force", &id]);
         assert!(
             cgroup_dirs_for(&id).iter().all(|d| !d.exists()),
             "cgroup of {id} left"

@@ -125,7 +125,7 @@ fn duplicate_and_invalid_ids() {
         "created",
         "the first container is untouched"
     );
-    b.ok(&["delete", &b.id]);
+    b.ok(&["delete", "--force", &b.id]);
     for bad in ["a/b", "..", "../x"] {
         let out = b
             .cmd(&["create", "-b", b.dir.to_str().unwrap(), bad])

@@ -22,9 +22,10 @@ pub fn run(g: &Global, a: &DeleteArgs) -> Result<i32> {
     match c.status() {
         Status::Stopped => {}
         Status::Creating => unreachable!("we hold the lock a create would hold"),
-        Status::Created => kill_and_wait(&c)?,
-        Status::Running | Status::Paused if a.force => kill_and_wait(&c)?,
-        s @ (Status::Running | Status::Paused) => {
+        // runtime.md: deleting a container that is not stopped MUST fail,
+        // a created one included (runc deletes that); --force kills first.
+        Status::Created | Status::Running | Status::Paused if a.force => kill_and_wait(&c)?,
+        s @ (Status::Created | Status::Running | Status::Paused) => {
             return Err(Error::msg(format!(
                 "cannot delete container {} that is not stopped: {}",
                 a.id,

@@ -82,11 +82,13 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         return Err(Error::msg(why));
     }
     // runtime-spec 1.3 (runtime.md, step 9): a failing poststart hook
-    // fails start and stops the container; delete then destroys it. Up to
-    // 1.2 it was only a warning, but runc always failed, and the spec
+    // fails start, stops the container and continues the lifecycle at
+    // step 12: the container is destroyed and the poststop hooks run. Up
+    // to 1.2 it was only a warning, but runc always failed, and the spec
     // followed.
     if let Err(e) = crate::hooks::run_all("poststart", &poststart, &c.oci_state("running")) {
-        if let Err(k) = super::delete::kill_and_wait(&c) {
+        let undone = super::delete::kill_and_wait(&c).and_then(|()| super::delete::destroy(c));
+        if let Err(k) = undone {
             crate::logging::warn(&k.to_string());
         }
         return Err(e);

@@ -182,8 +182,9 @@ pub fn start_container(ctx: &Ctx, d: &Driver, report: &mut Report) {
 }
 
 /// runtime-spec 1.3 (runtime.md step 9): a failing poststart hook fails
-/// start and stops the container (up to 1.2 it was a warning). A failing
-/// poststop hook is a warning: the remaining hooks run and delete goes on.
+/// start, stops the container and continues at step 12: it is destroyed,
+/// then the poststop hooks run (up to 1.2 it was a warning). A failing
+/// poststop hook is a warning: the remaining hooks run.
 pub fn post_hooks(ctx: &Ctx, d: &Driver, report: &mut Report) {
     let case = "hooks: failing poststart, poststop";
     let s = scenario(
@@ -210,20 +211,13 @@ pub fn post_hooks(ctx: &Ctx, d: &Driver, report: &mut Report) {
     );
     check(
         "failing poststart: the later poststart hooks do not run (1.3)",
-        s.order() == ["poststart.0"],
+        !s.order().iter().any(|n| n == "poststart.1"),
         format!("{:?}", s.order()),
     );
-    let st = d.status_after(&s.id, "stopped", Duration::from_secs(5));
     check(
-        "failing poststart: the container is stopped (1.3)",
-        st == "stopped",
-        format!("status {st:?}"),
-    );
-    let r = d.run(&["delete", &s.id]);
-    check(
-        "failing poststop: delete still succeeds",
-        r.ok,
-        r.stderr.clone(),
+        "failing poststart: the container is stopped and destroyed (1.3, step 12)",
+        d.state(&s.id).is_none(),
+        format!("{:?}", d.state(&s.id)),
     );
     let post: Vec<String> = s
         .order()
@@ -231,19 +225,14 @@ pub fn post_hooks(ctx: &Ctx, d: &Driver, report: &mut Report) {
         .filter(|n| n.starts_with("poststop"))
         .collect();
     check(
-        "failing poststop: the later poststop hooks run",
+        "failing poststop: the later poststop hooks run (step 13)",
         post == ["poststop.0", "poststop.1"],
         format!("{post:?}"),
     );
     check(
         "failing poststop: a warning is printed",
-        !r.stderr.trim().is_empty(),
-        "nothing on stderr".into(),
-    );
-    check(
-        "failing poststop: the container is gone",
-        d.state(&s.id).is_none(),
-        String::new(),
+        r.stderr.contains("poststop"),
+        r.stderr.clone(),
     );
     d.force_delete(&s.id);
 }
@@ -344,14 +333,13 @@ pub fn timeouts(ctx: &Ctx, d: &Driver, report: &mut Report) {
     );
     check(
         "poststart past its timeout: the later poststart hooks do not run (1.3)",
-        s.order() == ["poststart.0"],
+        !s.order().iter().any(|n| n == "poststart.1"),
         format!("{:?}", s.order()),
     );
-    let st = d.status_after(&s.id, "stopped", Duration::from_secs(5));
     check(
-        "poststart past its timeout: the container is stopped (1.3)",
-        st == "stopped",
-        format!("status {st:?}"),
+        "poststart past its timeout: the container is stopped and destroyed (1.3)",
+        d.state(&s.id).is_none(),
+        format!("{:?}", d.state(&s.id)),
     );
     d.force_delete(&s.id);
     if let Some(p) = hook_pid {
