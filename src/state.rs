@@ -54,6 +54,9 @@ pub struct Saved {
     /// linux.memoryPolicy, which `exec` gives its process too.
     #[serde(default)]
     pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// linux.personality, which `exec` gives its process too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
     /// create --no-new-keyring: exec'd processes keep their caller's
     /// session keyring too.
     #[serde(default)]
@@ -428,6 +431,7 @@ impl Saved {
             seccomp: None,
             resources: None,
             memory_policy: None,
+            personality: None,
             no_new_keyring: false,
         }
     }
@@ -615,6 +619,7 @@ mod tests {
             process: None,
             seccomp: None,
             memory_policy: None,
+            personality: None,
             no_new_keyring: false,
         }
     }

@@ -480,3 +480,21 @@ fn an_exec_process_leads_its_own_session() {
     assert_eq!((f[1], f[2]), (f[0], f[0]), "pid pgrp session: {text}");
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// linux.personality belongs to each process, not to a namespace: an
+/// exec'd process gets the container's LINUX32 too (uname -m says i686).
+#[test]
+fn an_exec_process_gets_the_containers_personality() {
+    let mut b = bundle(&["sh", "-c", "uname -m > /tmp/init; sleep 100"]);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let out = b.create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    let out = exec(
+        &b,
+        &[&b.id, "sh", "-c", "sleep 0.2; cat /tmp/init; uname -m"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "i686\ni686\n");
+    b.ok(&["delete", "--force", &b.id]);
+}

@@ -178,6 +178,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         console: console.as_ref(),
         seccomp,
         mempolicy,
+        personality: c.saved.personality.as_ref(),
         join_late,
         state: c.oci_state("running"),
         keyring: (!c.saved.no_new_keyring).then_some(c.saved.id.as_str()),

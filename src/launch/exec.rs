@@ -43,6 +43,8 @@ pub struct ExecPlan<'a> {
     pub seccomp: Option<crate::linux::seccomp::Filter>,
     /// The container's linux.memoryPolicy: exec'd processes get it too.
     pub mempolicy: Option<crate::linux::numa::Policy>,
+    /// The container's linux.personality: exec'd processes get it too.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
     /// `--ignore-paused` on a paused container: the cgroup files to join
     /// through once set up. Joining earlier would freeze the process
     /// before it could say it is ready.
@@ -262,6 +264,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     if let Some(m) = &plan.mempolicy {
         crate::linux::numa::apply(m)?;
     }
+    process::set_personality(plan.personality)?;
     // As runc's exec: the process file's I/O priority and scheduler.
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;

@@ -209,7 +209,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // The process's own attributes.
     let p = &b.process;
     process::set_rlimits(p)?;
-    process::set_personality(linux)?;
+    process::set_personality(linux.and_then(|l| l.personality().as_ref()))?;
     process::set_io_priority(p)?;
     process::set_scheduler(p)?;
     if let Some(m) = &b.mempolicy {

@@ -457,6 +457,7 @@ pub(crate) fn saved_state(
         process: Some(bundle.process.clone()),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+        personality: linux.and_then(|l| l.personality().clone()),
         no_new_keyring,
         oci_version: bundle.spec.version().clone(),
     })

@@ -89,9 +89,12 @@ pub fn set_oom_score_adj(proc: &Proc, pid: i32, p: &Process) -> Result<()> {
     }
 }
 
-pub fn set_personality(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+/// linux.personality, for the init and every exec'd process: it is the
+/// process's own, not a namespace's, so a process joining the container
+/// would keep berth's (uname -m would say x86_64 under LINUX32).
+pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Result<()> {
     use oci_spec::runtime::LinuxPersonalityDomain;
-    let Some(p) = linux.and_then(|l| l.personality().as_ref()) else {
+    let Some(p) = p else {
         return Ok(());
     };
     let persona = match p.domain() {
