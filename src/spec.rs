@@ -621,12 +621,23 @@ fn validate_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
     if key.contains('/') || key.split('.').any(|c| c.is_empty() || c == "..") {
         return Err(Error::config(field, "not a sysctl name"));
     }
+    // The names the config's own fields set: through a sysctl they would
+    // bypass them (and without a UTS namespace write the host's), which
+    // runc and crun refuse too.
+    if let Some(f) = match key {
+        "kernel.hostname" => Some("hostname"),
+        "kernel.domainname" => Some("domainname"),
+        _ => None,
+    } {
+        return Err(Error::config(
+            field,
+            format!("set by the config's {f} field, not through a sysctl"),
+        ));
+    }
     let needs = if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
         LinuxNamespaceType::Ipc
     } else if key.starts_with("net.") {
         LinuxNamespaceType::Network
-    } else if key == "kernel.hostname" || key == "kernel.domainname" {
-        LinuxNamespaceType::Uts
     } else {
         return Err(Error::config(
             field,
@@ -898,6 +909,16 @@ mod tests {
             v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward":"1"})
         }));
         assert!(e.contains("net namespace"), "{e}");
+        for (key, field) in [
+            ("kernel.hostname", "hostname"),
+            ("kernel.domainname", "domainname"),
+        ] {
+            let e = err(&with(|v| {
+                v["linux"]["sysctl"] = serde_json::json!({key: "x"})
+            }));
+            assert!(e.contains(&format!("linux.sysctl.{key}")), "{e}");
+            assert!(e.contains(&format!("config's {field} field")), "{e}");
+        }
     }
 
     #[test]

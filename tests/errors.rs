@@ -459,3 +459,16 @@ fn a_non_semver_version_and_a_non_capability_are_refused() {
         ],
     );
 }
+
+/// kernel.hostname and kernel.domainname through linux.sysctl would go
+/// around the config's hostname and domainname fields: refused, as runc
+/// and crun refuse them.
+#[test]
+fn hostname_sysctls_are_refused_for_the_fields() {
+    for key in ["kernel.hostname", "kernel.domainname"] {
+        let mut b = bundle(&["true"]);
+        b.config["linux"]["sysctl"] = json!({key: "x"});
+        b.write();
+        create_fails(&b, &[&format!("linux.sysctl.{key}"), "field"]);
+    }
+}
