@@ -63,11 +63,18 @@ fn main() {
         }
         return;
     }
+    // exec's own failures exit 255, as runc's do, so that a caller can
+    // tell them from its process's exit status 1.
+    let failed = if matches!(cli.command, Some(Command::Exec(_))) {
+        255
+    } else {
+        1
+    };
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             logging::error(&e.to_string());
-            1
+            failed
         }
     };
     std::process::exit(code);

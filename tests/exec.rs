@@ -157,8 +157,10 @@ fn detached_exec_writes_its_pid_and_joins_the_cgroups() {
 #[test]
 fn exec_errors_are_clear() {
     let b = running(&["sleep", "100"]);
+    // The runtime's own failures exit 255, as runc's exec does, so that
+    // they differ from a process's exit status 1.
     let out = exec(&b, &[&b.id, "no-such-program"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         stderr(&out).contains("executable file not found"),
         "{}",
@@ -168,9 +170,17 @@ fn exec_errors_are_clear() {
     assert!(stderr(&out).contains("command"), "{}", stderr(&out));
     let out = exec(&b, &["--user", "root", &b.id, "true"]);
     assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
+    let out = exec(&b, &["--pid-file", "/nonexistent/dir/pid", &b.id, "true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/dir"),
+        "{}",
+        stderr(&out)
+    );
     b.ok(&["pause", &b.id]);
     let out = exec(&b, &[&b.id, "true"]);
     assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(255));
     b.ok(&["resume", &b.id]);
     b.ok(&["kill", &b.id, "KILL"]);
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -497,4 +507,17 @@ fn an_exec_process_gets_the_containers_personality() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "i686\ni686\n");
     b.ok(&["delete", "--force", &b.id]);
+}
+
+/// A created container can be exec'd into, as under runc: its init waits,
+/// set up, for start.
+#[test]
+fn exec_into_a_created_container() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    let out = exec(&b, &[&b.id, "sh", "-c", "cat /proc/1/cmdline; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(b.state()["status"], "created");
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
 }

@@ -84,7 +84,9 @@ fn build(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
 pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = state::load(&g.root, &a.id, false)?;
     let paused = match c.status() {
-        Status::Running => false,
+        // A created container's init waits, set up, for start: what is
+        // exec'd joins it as it would a running one (runc allows it too).
+        Status::Running | Status::Created => false,
         Status::Paused if a.ignore_paused => true,
         Status::Paused => {
             return Err(Error::msg(format!(
