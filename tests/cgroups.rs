@@ -235,6 +235,20 @@ fn a_value_the_kernel_lacks_is_an_error_naming_the_file() {
     let out = b.create(&[]);
     assert!(stderr(&out).contains("net_cls"), "{}", stderr(&out));
     b.assert_no_leftovers();
+    // On a hybrid host, a unified file of a controller that lives on v1
+    // has no v2 directory to go to: an error, not a value dropped.
+    if !pure_v2() {
+        let mut b = bundle(&["true"]);
+        b.config["linux"]["resources"] = json!({"unified": {"memory.high": "50331648"}});
+        let out = b.create(&[]);
+        assert!(!out.status.success(), "memory.high silently dropped");
+        let e = stderr(&out);
+        assert!(
+            e.contains("linux.resources.unified.memory.high") && e.contains("cgroup v1"),
+            "{e}"
+        );
+        b.assert_no_leftovers();
+    }
 }
 
 #[test]
@@ -756,4 +770,201 @@ fn a_caller_in_a_busy_cgroup_still_gets_limits() {
         want.display()
     );
     assert!(!want.exists(), "{} left behind", want.display());
+}
+
+/// A cgroup frozen before create (here its parent, frozen by someone
+/// else) would freeze the init as it joins: run fails at once, naming
+/// the freezer file, instead of hanging, and leaves nothing behind.
+#[test]
+fn a_cgroup_frozen_before_create_fails_run_instead_of_hanging() {
+    let mut b = bundle(&["true"]);
+    let parent = format!("{}-frozen", b.id);
+    let (dir, file, value, thawed) = if pure_v2() {
+        (
+            PathBuf::from("/sys/fs/cgroup").join(&parent),
+            "cgroup.freeze",
+            "1",
+            "0",
+        )
+    } else {
+        (
+            PathBuf::from("/sys/fs/cgroup/freezer").join(&parent),
+            "freezer.state",
+            "FROZEN",
+            "THAWED",
+        )
+    };
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(file), value).unwrap();
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{parent}/c"));
+    b.write();
+    // A runtime that hangs here is killed after a while: the thaw below
+    // then lets what it left finish.
+    let err_path = b.dir.join("run.stderr");
+    let mut child = b
+        .cmd(&["run", "-b", b.dir.to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::fs::write(dir.join(file), thawed).unwrap();
+    let e = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let status = status.expect("run hung in the frozen cgroup");
+    assert!(!status.success(), "ran in a frozen cgroup");
+    assert!(e.contains("frozen") && e.contains(&parent), "{e}");
+    b.assert_no_leftovers();
+    // No container cgroup left; the parents berth made on the other
+    // hierarchies, and the test's own, go.
+    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&parent)];
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        parents.push(h.path().join(&parent));
+    }
+    for p in parents.iter().filter(|p| p.is_dir()) {
+        assert!(!p.join("c").exists(), "{} left", p.join("c").display());
+        std::fs::remove_dir(p).unwrap();
+    }
+}
+
+/// update takes runc's negative values as separate arguments (-1 is
+/// "unlimited"), and on v1 lifts a memory limit while a memory+swap limit
+/// is set (memsw goes to unlimited first, as runc does).
+#[test]
+fn update_takes_negative_values_and_lifts_a_memory_limit() {
+    let mut b = bundle(&["sleep", "100"]);
+    let mut memory = json!({"limit": 67108864});
+    if !pure_v2()
+        && std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    {
+        memory["swap"] = json!(134217728);
+    }
+    b.config["linux"]["resources"] =
+        json!({"memory": memory, "cpu": {"quota": 50000, "period": 100000}});
+    start_detached(&b);
+    b.ok(&[
+        "update",
+        "--memory",
+        "-1",
+        "--cpu-quota",
+        "-1",
+        "--pids-limit",
+        "-1",
+        &b.id,
+    ]);
+    if pure_v2() {
+        let d = dir_of(&b, "memory");
+        assert_eq!(file(&d, "memory.max"), "max");
+        assert!(
+            file(&d, "cpu.max").starts_with("max "),
+            "{}",
+            file(&d, "cpu.max")
+        );
+    } else {
+        let unlimited = |v: String| v.parse::<u64>().unwrap() > 1 << 60;
+        let m = dir_of(&b, "memory");
+        assert!(unlimited(file(&m, "memory.limit_in_bytes")));
+        if m.join("memory.memsw.limit_in_bytes").exists() {
+            assert!(unlimited(file(&m, "memory.memsw.limit_in_bytes")));
+        }
+        assert_eq!(file(&dir_of(&b, "cpu"), "cpu.cfs_quota_us"), "-1");
+    }
+    b.ok(&["update", "--memory-swap", "-1", "--memory", "32m", &b.id]);
+    b.ok(&["delete", "--force", &b.id]);
+    b.assert_no_leftovers();
+}
+
+/// A cgroupsPath below an existing cgroup whose v1 cpuset is empty (a pod
+/// cgroup someone else made): its cpus and mems are filled from above, or
+/// no task could join below it. On v2 an empty cpuset inherits anyway.
+#[test]
+fn a_cgroup_below_an_empty_cpuset_parent_gets_cpus_from_above() {
+    let mut b = bundle(&["true"]);
+    let pod = format!("{}-pod", b.id);
+    let cpuset = PathBuf::from("/sys/fs/cgroup/cpuset").join(&pod);
+    let made = !pure_v2() && cpuset.parent().unwrap().is_dir();
+    if made {
+        std::fs::create_dir(&cpuset).unwrap();
+        assert_eq!(file(&cpuset, "cpuset.cpus"), "", "a new v1 cpuset is empty");
+    }
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{pod}/c"));
+    let out = b.run();
+    let cpus = made.then(|| file(&cpuset, "cpuset.cpus"));
+    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&pod)];
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        parents.push(h.path().join(&pod));
+    }
+    for p in parents.iter().filter(|p| p.is_dir()) {
+        let _ = std::fs::remove_dir(p.join("c"));
+        std::fs::remove_dir(p).unwrap();
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    if let Some(cpus) = cpus {
+        assert!(!cpus.is_empty(), "the pod's cpuset stayed empty");
+    }
+}
+
+/// Under a parent with a CPU quota, v1 checks each new period against the
+/// old quota: update --cpu-period --cpu-quota works whatever order the
+/// kernel needs (the quota goes first when the period alone would exceed
+/// the parent's ratio), as runc's retry does.
+#[test]
+fn cpu_period_and_quota_fit_under_a_parents_quota() {
+    let mut b = bundle(&["sleep", "100"]);
+    let parent = format!("{}-quota", b.id);
+    let v1 = !pure_v2();
+    let cpu = PathBuf::from("/sys/fs/cgroup/cpu").join(&parent);
+    if v1 {
+        std::fs::create_dir(&cpu).unwrap();
+        std::fs::write(cpu.join("cpu.cfs_quota_us"), "50000").unwrap();
+    }
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{parent}/c"));
+    b.config["linux"]["resources"] = json!({"cpu": {"quota": 40000, "period": 100000}});
+    start_detached(&b);
+    let out = b
+        .cmd(&[
+            "update",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "20000",
+            &b.id,
+        ])
+        .output()
+        .unwrap();
+    let c = if v1 {
+        cpu.join("c")
+    } else {
+        PathBuf::from("/sys/fs/cgroup").join(&parent).join("c")
+    };
+    let got = if v1 {
+        (file(&c, "cpu.cfs_period_us"), file(&c, "cpu.cfs_quota_us"))
+    } else {
+        (file(&c, "cpu.max"), String::new())
+    };
+    b.ok(&["delete", "--force", &b.id]);
+    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&parent)];
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        parents.push(h.path().join(&parent));
+    }
+    for p in parents.iter().filter(|p| p.is_dir()) {
+        std::fs::remove_dir(p).unwrap();
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    if v1 {
+        assert_eq!(got, ("50000".into(), "20000".into()));
+    } else {
+        assert_eq!(got.0, "20000 50000");
+    }
 }

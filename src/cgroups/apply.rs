@@ -126,7 +126,20 @@ impl Cgroup {
         // (write, goes to the v2 hierarchy)
         let writes: Vec<(FileWrite, bool)> = if has_v1 {
             // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
-            // on the v2 one; the rest must be on v1.
+            // on the v2 one; the rest must be on v1. A unified file of a
+            // controller that is on v1 here has nowhere to go: an error,
+            // not a value silently dropped.
+            for k in r.unified().iter().flatten().map(|(k, _)| k) {
+                let controller = k.split('.').next().unwrap_or("");
+                if controller != "cgroup" && self.has_v1_controller(controller) {
+                    return Err(Error::config(
+                        format!("linux.resources.unified.{k}"),
+                        format!(
+                            "the {controller} controller is on cgroup v1 on this host, not on v2"
+                        ),
+                    ));
+                }
+            }
             let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
                 v2::writes(&v2_subset(r))?
                     .into_iter()
@@ -177,13 +190,20 @@ impl Cgroup {
                 w.file.as_str()
             };
             let r = write_file(dir, file, &w.value);
-            // Raising the memory limit above memory+swap fails until
-            // memory+swap is raised first.
+            // Pairs the kernel checks against each other, whose new values
+            // fit only in one order: raising the memory limit above
+            // memory+swap needs memory+swap raised first; a new CFS period
+            // whose ratio with the old quota a parent's quota forbids needs
+            // the quota first. On EINVAL the second goes first, as runc
+            // retries.
+            const PAIRS: [(&str, &str); 2] = [
+                ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"),
+                ("cpu.cfs_period_us", "cpu.cfs_quota_us"),
+            ];
             if r.as_ref().err().and_then(|e| e.errno()) == Some(nix::errno::Errno::EINVAL)
-                && w.file == "memory.limit_in_bytes"
                 && let Some((sw, _)) = writes
                     .get(i + 1)
-                    .filter(|(n, _)| n.file == "memory.memsw.limit_in_bytes")
+                    .filter(|(n, _)| PAIRS.iter().any(|(a, b)| w.file == *a && n.file == *b))
             {
                 write_file(dir, &sw.file, &sw.value)?;
                 write_file(dir, &w.file, &w.value)?;

@@ -440,6 +440,39 @@ impl Cgroup {
             .map(Path::to_path_buf)
     }
 
+    /// A cgroup frozen before the container's create (a pause of its own,
+    /// or an ancestor's freeze) would freeze the init as it joins, and
+    /// create would wait on it forever: say so instead.
+    pub fn check_not_frozen(&self) -> Result<()> {
+        let frozen = if let Some(d) = self.v1_dir("freezer") {
+            let f = d.join("freezer.state");
+            std::fs::read_to_string(&f)
+                .is_ok_and(|s| s.trim() != "THAWED")
+                .then_some(f)
+        } else if let Some(d) = self.v2_dir() {
+            let f = d.join("cgroup.events");
+            std::fs::read_to_string(&f)
+                .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+                .then_some(f)
+        } else {
+            None
+        };
+        match frozen {
+            Some(f) => Err(Error::msg(format!(
+                "the container's cgroup is frozen ({}): thaw it, or its parent, first",
+                f.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Does a v1 memory controller account memory+swap here? It then
+    /// keeps memsw at or above the memory limit.
+    pub fn v1_memsw(&self) -> bool {
+        self.v1_dir("memory")
+            .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists())
+    }
+
     pub fn is_frozen(&self) -> bool {
         if let Some(d) = self.v1_dir("freezer") {
             std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
@@ -536,6 +569,19 @@ fn mkdir_p(d: &mut Dir) -> Result<()> {
             Some(q) => q,
             None => break,
         };
+    }
+    // An existing ancestor with an empty cpuset (a pod cgroup someone else
+    // made and never filled) would leave ours empty too: fill the existing
+    // part of the path from the top down first, as runc does.
+    if d.hierarchy.controllers.iter().any(|c| c == "cpuset") {
+        let mut existing: Vec<&Path> = p
+            .ancestors()
+            .take_while(|a| *a != d.hierarchy.mountpoint)
+            .collect();
+        existing.reverse();
+        for a in existing {
+            inherit_cpuset(a)?;
+        }
     }
     for m in missing.iter().rev() {
         match std::fs::create_dir(m) {

@@ -107,14 +107,22 @@ pub fn run(g: &Global, a: &UpdateArgs) -> Result<i32> {
     if c.status() == Status::Stopped {
         return Err(Error::msg(format!("container {} is not running", a.id)));
     }
-    let req = requested(a)?;
+    let mut req = requested(a)?;
+    // Unlimited memory with swap unsaid is unlimited memory+swap too where
+    // v1 keeps memsw at or above the memory limit, as runc does: else the
+    // limit could not be lifted while a memory+swap limit is set.
+    if req["memory"]["limit"] == json!(-1)
+        && req["memory"]["swap"].is_null()
+        && c.saved.cgroup.v1_memsw()
+    {
+        req["memory"]["swap"] = json!(-1);
+    }
     let update: LinuxResources = serde_path_to_error::deserialize(&req).map_err(|e| {
         Error::config(
             format!("resources.{}", e.path()),
             e.into_inner().to_string(),
         )
     })?;
-    // The container's linux.devices stay allowed whatever rules come.
     c.saved.cgroup.apply(&update, true)?;
     let mut all =
         serde_json::to_value(c.saved.resources.clone().unwrap_or_default()).unwrap_or_default();

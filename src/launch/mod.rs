@@ -208,6 +208,7 @@ pub fn create(o: &Options) -> Result<Created> {
     if !o.systemd_cgroup {
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
+        cgroup.check_not_frozen()?;
         cgroup.apply(&resources, false)?;
         crate::logging::step("cgroups created");
     }

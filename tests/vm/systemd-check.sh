@@ -15,9 +15,10 @@
 #     same unit fails and leaves the first alone; the device policy
 #     denies what it does not allow; delete removes the scope. The
 #     scope's bundle has org.systemd.property.* annotations (CollectMode,
-#     TimeoutStopSec, After) and a linux.devices entry: the unit shows
-#     them, and an update with device rules replaces DeviceAllow= while
-#     the linux.devices entry stays in it.
+#     TimeoutStopSec, After) and a linux.devices entry allowed read-only
+#     (Docker's --device X:r): the unit shows them, DeviceAllow= gives the
+#     device exactly "r", and an update with device rules replaces
+#     DeviceAllow= with exactly what it gives.
 #   run: a foreground run is in its scope and leaves no unit behind.
 #   slice: a cgroupsPath name ending in .slice makes a slice for it.
 #   bus: without systemd's private socket, berth goes through dbus-daemon.
@@ -147,9 +148,10 @@ fi
 UNIT=berth-$ID.scope
 bundle "$WORK/b1" "system.slice:berth:$ID" '["sh", "-c", "cat /proc/self/cgroup; sleep 1000"]'
 # Unit properties from annotations (GVariant text, as runc takes them),
-# and a device the container is given (linux.devices).
+# and a device the container is given (linux.devices), read-only.
 sed -i -e 's|^  "ociVersion": "1.2.0",|&\n  "annotations": {"org.systemd.property.CollectMode": "'"'inactive-or-failed'"'", "org.systemd.property.TimeoutStopSec": "uint64 7", "org.systemd.property.After": "@as ['"'systemd-journald.service'"']"},|' \
-    -e 's|^    "cgroupsPath": ".*",|&\n    "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],|' "$WORK/b1/config.json"
+    -e 's|^    "cgroupsPath": ".*",|&\n    "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],|' \
+    -e 's|^      "devices": \[{"allow": false, "access": "rwm"}\]|      "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}]|' "$WORK/b1/config.json"
 sdb run -d -b "$WORK/b1" "$ID" > "$WORK/run1.out" 2> "$WORK/run1.err" < /dev/null ||
     fail "berth --systemd-cgroup run -d: $(cat "$WORK/run1.err")"
 ok "run -d with cgroupsPath system.slice:berth:$ID"
@@ -165,8 +167,9 @@ expect_prop "$UNIT" CollectMode inactive-or-failed
 expect_prop "$UNIT" TimeoutStopUSec 7s
 show "$UNIT" After | grep -q systemd-journald.service || fail "After=$(show "$UNIT" After) lacks systemd-journald.service"
 ok "annotations: CollectMode=inactive-or-failed TimeoutStopUSec=7s After=systemd-journald.service"
-show "$UNIT" DeviceAllow | grep -q "/dev/char/10:229 rwm" || fail "DeviceAllow lacks linux.devices' 10:229: $(show "$UNIT" DeviceAllow)"
-ok "DeviceAllow has linux.devices' /dev/char/10:229"
+show "$UNIT" DeviceAllow | grep -q "/dev/char/10:229 r\$" || fail "DeviceAllow lacks 10:229 r: $(show "$UNIT" DeviceAllow)"
+show "$UNIT" DeviceAllow | grep -q "/dev/char/10:229 rw" && fail "DeviceAllow widens 10:229: $(show "$UNIT" DeviceAllow)"
+ok "DeviceAllow has /dev/char/10:229 r, as the rules say, and no more"
 if [ $V2 = 1 ]; then
     expect_prop "$UNIT" CPUWeight 39
     D=$CG/system.slice/$UNIT
@@ -215,18 +218,18 @@ expect_prop "$UNIT" TasksMax 50
 expect_file "$CG/system.slice/$UNIT/$MEMFILE" 134217728
 ok "update sets the unit's properties and files"
 
-# New device rules: the unit's DeviceAllow follows, linux.devices stay.
+# New device rules: the unit's DeviceAllow is exactly them (and the defaults).
 echo '{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rm"}]}' > "$WORK/rules.json"
 b update --resources "$WORK/rules.json" "$ID" 2> "$WORK/update.err" || fail "update devices: $(cat "$WORK/update.err")"
 allow=$(show "$UNIT" DeviceAllow)
 echo "$allow" | grep -q "/dev/char/1:11 rm" || fail "DeviceAllow after update lacks 1:11 rm: $allow"
-echo "$allow" | grep -q "/dev/char/10:229 rwm" || fail "DeviceAllow after update lost linux.devices' 10:229: $allow"
+echo "$allow" | grep -q "/dev/char/10:229" && fail "DeviceAllow after update kept the old 10:229 rule: $allow"
 expect_prop "$UNIT" DevicePolicy strict
 b exec "$ID" sh -c 'mknod /dev/k c 1 11 && echo made; (echo x > /dev/k) 2>&1' \
     > "$WORK/devupd.out" 2> "$WORK/devupd.err" < /dev/null
 grep -q "^made" "$WORK/devupd.out" && grep -q "Operation not permitted" "$WORK/devupd.out" ||
     fail "after the device update, c 1:11: $(cat "$WORK/devupd.out" "$WORK/devupd.err")"
-ok "update with device rules: DeviceAllow has 1:11 rm and keeps 10:229; inside, c 1:11 can be made, not written"
+ok "update with device rules: DeviceAllow has 1:11 rm and no 10:229; inside, c 1:11 can be made, not written"
 
 # The same unit again: refused, and the first container untouched.
 bundle "$WORK/b2" "system.slice:berth:$ID" '["true"]'
