@@ -124,6 +124,27 @@ pub fn setup(
     Ok(pty)
 }
 
+/// The pty slave goes to the process's user and to the image's tty group
+/// (gid 5 in most images), as under runc: `mesg`, `write` and a shell's
+/// own tty checks see a terminal of their own. Run inside the container,
+/// while still privileged; without a tty group the group stays devpts's.
+pub fn give_slave_to(slave: BorrowedFd, uid: u32) -> Result<()> {
+    let group = crate::linux::process::read_image_file("/etc/group")
+        .map_err(|e| e.context("the tty group from the container's group file"))?;
+    let tty = group.as_deref().and_then(|g| {
+        g.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[0] == "tty").then(|| f[2].parse::<u32>().ok())?
+        })
+    });
+    nix::unistd::fchown(
+        slave,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        tty.map(nix::unistd::Gid::from_raw),
+    )
+    .sys("chown", "the terminal")
+}
+
 pub fn no_socket() -> Error {
     Error::config(
         "process.terminal",

@@ -220,3 +220,52 @@ fn a_console_symlink_in_the_image_is_replaced_not_followed() {
     b.ok(&["delete", "--force", &b.id]);
     b.assert_no_leftovers();
 }
+
+/// The terminal belongs to the process's user and to the image's tty
+/// group, for the container's process and for exec -t alike (runc).
+#[test]
+fn the_terminal_belongs_to_the_processs_user_and_the_tty_group() {
+    let mut b = bundle(&["sh", "-c", "stat -c '%u %g' $(tty); sleep 100"]);
+    let root = b.own_rootfs();
+    let group = root.join("etc/group");
+    let mut g = std::fs::read_to_string(&group).unwrap_or_default();
+    g.push_str("tty:x:5:\n");
+    std::fs::write(&group, g).unwrap();
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let sock = b.dir.join("console.sock");
+    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, mut fds) = rx.join().unwrap();
+    b.ok(&["start", &b.id]);
+    let mut master = std::fs::File::from(fds.remove(0));
+    let mut buf = [0u8; 64];
+    let n = master.read(&mut buf).unwrap();
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "1000 5");
+    let sock = b.dir.join("exec.sock");
+    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let status = b
+        .cmd(&[
+            "exec",
+            "-t",
+            "-d",
+            "-u",
+            "1001:1001",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &b.id,
+            "sh",
+            "-c",
+            "stat -c '%u %g' $(tty)",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (_, mut fds) = rx.join().unwrap();
+    assert_eq!(read_all(fds.remove(0)).trim(), "1001 5");
+    b.ok(&["delete", "--force", &b.id]);
+}

@@ -24,18 +24,55 @@ pub fn document() -> serde_json::Value {
     if libseccomp::get_api() >= 5 {
         actions.insert(6, "SCMP_ACT_NOTIFY");
     }
+    let mut mount_options = vec![
+        "async",
+        "atime",
+        "bind",
+        "defaults",
+        "dev",
+        "diratime",
+        "dirsync",
+        "exec",
+        "idmap",
+        "iversion",
+        "lazytime",
+        "mand",
+        "noatime",
+        "nodev",
+        "nodiratime",
+        "noexec",
+        "noiversion",
+        "nolazytime",
+        "nomand",
+        "norelatime",
+        "nostrictatime",
+        "nosuid",
+        "private",
+        "rbind",
+        "relatime",
+        "remount",
+        "ridmap",
+        "ro",
+        "rprivate",
+        "rshared",
+        "rslave",
+        "runbindable",
+        "rw",
+        "shared",
+        "slave",
+        "strictatime",
+        "suid",
+        "sync",
+        "tmpcopyup",
+        "unbindable",
+    ];
+    mount_options.extend(crate::linux::mounts::RECURSIVE_OPTIONS);
+    mount_options.sort_unstable();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::SPEC_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-            "idmap", "iversion", "lazytime", "mand", "noatime", "nodev", "nodiratime", "noexec",
-            "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave",
-            "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
-            "tmpcopyup", "unbindable"
-        ],
+        "mountOptions": mount_options,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,

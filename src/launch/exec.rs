@@ -231,6 +231,7 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         // We are in the container's mount namespace: its own devpts.
         let size = p.console_size().map(|s| (s.height(), s.width()));
         let pty = crate::console::setup(None, "/dev/pts/ptmx", sock, size)?;
+        crate::console::give_slave_to(pty.slave.as_fd(), p.user().uid())?;
         crate::console::make_controlling(pty.slave.as_fd())?;
     } else {
         // A session of its own, as the init's and as runc's exec: in the

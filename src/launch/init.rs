@@ -126,7 +126,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let root = rootfs::prepare_root(b)?;
     // A systemd unit was made after our birth: the parent sent its dirs.
     let cgroup = placed.as_ref().unwrap_or(ctx.cgroup);
-    rootfs::mount_all(
+    let dev_ro = rootfs::mount_all(
         b,
         root.as_fd(),
         &cgroup.mount_sources(),
@@ -197,6 +197,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     rootfs::switch_root(&b.rootfs, ctx.no_pivot)?;
     rootfs::finish_propagation(b)?;
     crate::logging::step("init: root switched");
+    if let Some(flags) = dev_ro {
+        rootfs::readonly_dev(flags)?;
+    }
     if b.spec
         .root()
         .as_ref()
@@ -226,6 +229,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     // Before any seccomp filter, which may deny setsid.
     if pty.is_none() {
         nix::unistd::setsid().sys("setsid", "container init")?;
+    }
+    if let Some(pty) = &pty {
+        crate::console::give_slave_to(pty.slave.as_fd(), p.user().uid())?;
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // user switch may drop: load it first (the profile must then allow

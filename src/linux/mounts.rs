@@ -30,6 +30,9 @@ pub struct MountPlan {
     pub propagation: Vec<MsFlags>,
     pub data: String,
     pub tmpcopyup: bool,
+    /// The recursive options (rro, rnosuid, ...): mount_setattr's set and
+    /// clear masks for the whole tree, applied once it is mounted.
+    pub recursive_attrs: Option<(u64, u64)>,
     /// An idmapped bind: prepared by `create` (see idmap.rs), attached here.
     /// Empty maps stand for the container's own (the `idmap` or `ridmap`
     /// option alone); spec.rs fills them in.
@@ -114,6 +117,7 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
     let mut data = Vec::new();
     let mut tmpcopyup = false;
     let mut idmap_opt = None;
+    let mut recursive_attrs = None;
     for o in m.options().iter().flatten() {
         if let Some((set, clear)) = flag_option(o) {
             flags |= set;
@@ -124,14 +128,11 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
             tmpcopyup = true;
         } else if o == "idmap" || o == "ridmap" {
             idmap_opt = Some(o == "ridmap");
-        } else if matches!(
-            o.as_str(),
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-        ) {
-            return Err(Error::config(
-                "options",
-                format!("{o:?} (mount_setattr options) is not supported yet"),
-            ));
+        } else if let Some((set, clr)) = recursive_attr(o) {
+            let (s, c) = recursive_attrs.get_or_insert((0, 0));
+            // A later option wins over an earlier one of the same field.
+            *s = (*s & !clr) | set;
+            *c = (*c & !set) | clr;
         } else {
             data.push(o.clone());
         }
@@ -197,9 +198,59 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
         propagation,
         data: data.join(","),
         tmpcopyup,
+        recursive_attrs,
         idmap,
     })
 }
+
+/// runtime-spec's recursive mount options (1.1+) as mount_setattr masks
+/// (set, clear). An atime value clears the whole atime field first, as
+/// the kernel asks; ratime and rnostrictatime give the kernel's default
+/// (relatime), rnorelatime full atime updates (strictatime).
+pub fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+    use sys::*;
+    let atime = |v| (v, MOUNT_ATTR_ATIME_MASK);
+    Some(match name {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        "rnoatime" => atime(MOUNT_ATTR_NOATIME),
+        "rstrictatime" | "rnorelatime" => atime(MOUNT_ATTR_STRICTATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" => atime(MOUNT_ATTR_RELATIME),
+        _ => return None,
+    })
+}
+
+/// The names `recursive_attr` knows, for `features`.
+pub const RECURSIVE_OPTIONS: [&str; 18] = [
+    "ratime",
+    "rdev",
+    "rdiratime",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -222,6 +273,19 @@ const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 /// Symlinks are followed as if `root` were `/`, so one that points
 /// outside (absolute, or with enough `..`) lands inside instead; what is
 /// missing at its target is created there, as runc does.
+/// Open `path` inside `root` (O_PATH) if it is there, links resolved as
+/// `resolve_create` resolves them.
+fn lookup(root: BorrowedFd, path: &str) -> Option<OwnedFd> {
+    sys::openat2(
+        root,
+        &dot(&[path.trim_start_matches('/').to_string()]),
+        libc::O_PATH,
+        0,
+        IN_ROOT,
+    )
+    .ok()
+}
+
 pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
     // Most paths exist: one confined lookup does it.
     match sys::openat2(
@@ -363,7 +427,7 @@ pub fn bind(
 }
 
 /// The flags a bind takes only on a remount.
-fn remount_bits(flags: MsFlags) -> MsFlags {
+pub fn remount_bits(flags: MsFlags) -> MsFlags {
     flags
         & (MsFlags::MS_RDONLY
             | MsFlags::MS_NOSUID
@@ -446,7 +510,27 @@ pub fn apply(
             bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
         }
         Kind::Fs { fstype, source } => {
+            if fstype == "proc" || fstype == "sysfs" {
+                ordinary_directory(root, &m.dest, fstype)?;
+            }
+            // A tmpfs given no mode keeps the mode of the directory the
+            // image has there, as with runc (the kernel's default, which a
+            // new mount point gets, is 1777).
+            let tmpfs_mode =
+                if fstype == "tmpfs" && !m.data.split(',').any(|o| o.starts_with("mode=")) {
+                    lookup(root, &m.dest)
+                        .map(|fd| nix::sys::stat::fstat(fd.as_fd()).sys("stat", &m.dest))
+                        .transpose()?
+                        .map(|st| format!("mode={:o}", st.st_mode & 0o7777))
+                } else {
+                    None
+                };
             let target = resolve_create(root, &m.dest, Want::Dir)?;
+            let data = match (&tmpfs_mode, m.data.is_empty()) {
+                (Some(mode), true) => mode.clone(),
+                (Some(mode), false) => format!("{},{mode}", m.data),
+                (None, _) => m.data.clone(),
+            };
             let below = if m.tmpcopyup {
                 Some(
                     nix::fcntl::openat(
@@ -465,7 +549,7 @@ pub fn apply(
                 sys::fd_path(target.as_fd()).as_str(),
                 Some(fstype.as_str()),
                 m.flags & !MsFlags::MS_REMOUNT,
-                opt(&m.data),
+                opt(&data),
             );
             match r {
                 // A user namespace may mount sysfs only along with a
@@ -524,6 +608,11 @@ pub fn apply(
                 .sys("set options of cgroup mount", &m.dest)?;
         }
     }
+    if let Some((set, clr)) = m.recursive_attrs {
+        let top = resolve_create(root, &m.dest, Want::Dir)?;
+        sys::mount_setattr_clr(top.as_fd(), set, clr, true)
+            .sys("set recursive mount options of", &m.dest)?;
+    }
     if !m.propagation.is_empty() {
         let top = resolve_create(root, &m.dest, Want::Dir)?;
         for p in &m.propagation {
@@ -538,6 +627,33 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// proc and sysfs go only on a directory the image really has there, not
+/// on a symlink (whatever it resolves to) nor a file: mounting through a
+/// link is how more than one escape began. runc and youki refuse it too.
+fn ordinary_directory(root: BorrowedFd, dest: &str, fstype: &str) -> Result<()> {
+    let path = Path::new(dest);
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let dir = resolve_create(root, &parent.to_string_lossy(), Want::Dir)?;
+    match nix::sys::stat::fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(Error::sys("stat", dest, e)),
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => Ok(()),
+        Ok(st) => Err(Error::config(
+            "mounts",
+            format!(
+                "{fstype} on {dest}: the image has a {} there, not a directory",
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    "symlink"
+                } else {
+                    "file"
+                }
+            ),
+        )),
+    }
 }
 
 /// Copy a directory tree (tmpcopyup): contents, modes, owners, symlinks.

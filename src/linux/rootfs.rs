@@ -3,7 +3,7 @@
 //! Every path inside the rootfs is resolved under the rootfs fd.
 
 use crate::error::{Error, Result, SysContext};
-use crate::linux::mounts::{self, Kind, Want, resolve_create};
+use crate::linux::mounts::{self, Kind, MountPlan, Want, resolve_create};
 use crate::linux::{selinux, sys};
 use crate::spec::Bundle;
 use nix::fcntl::OFlag;
@@ -43,9 +43,10 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
         .and_then(mounts::propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // Nothing done below may propagate back to the host. pivot_root also
-    // refuses a shared root or parent: a shared propagation is applied to
-    // the new root after the switch (`finish_propagation`).
-    let initial = if prop.contains(MsFlags::MS_SHARED) {
+    // refuses a shared root or parent, and an unbindable tree cannot be
+    // bound onto itself: shared and unbindable propagations are applied
+    // to the new root after the switch (`finish_propagation`).
+    let initial = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         MsFlags::MS_SLAVE
     } else {
         prop
@@ -75,7 +76,8 @@ pub fn prepare_root(b: &Bundle) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// rootfsPropagation shared/rshared, applied once the root is switched.
+/// rootfsPropagation shared/rshared and unbindable/runbindable, applied
+/// once the root is switched.
 pub fn finish_propagation(b: &Bundle) -> Result<()> {
     let prop = b
         .spec
@@ -84,7 +86,7 @@ pub fn finish_propagation(b: &Bundle) -> Result<()> {
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mounts::propagation_flag);
     match prop {
-        Some(p) if p.contains(MsFlags::MS_SHARED) => {
+        Some(p) if p.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) => {
             mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
                 .sys("set rootfsPropagation of", "/")
         }
@@ -92,18 +94,32 @@ pub fn finish_propagation(b: &Bundle) -> Result<()> {
     }
 }
 
-/// Config mounts, in order, then /dev.
+/// Config mounts, in order, then /dev. A read-only /dev is mounted
+/// writable, for the mounts and nodes made below it: the flags to remount
+/// it with once the root is switched (`readonly_dev`) are returned.
 pub fn mount_all(
     b: &Bundle,
     root: BorrowedFd,
     cgroup_sources: &[(String, PathBuf)],
     in_userns: bool,
     idmapped: &[Option<OwnedFd>],
-) -> Result<()> {
+) -> Result<Option<MsFlags>> {
     let linux = b.spec.linux().as_ref();
     let mount_label = selinux::active(linux.and_then(|l| l.mount_label().as_deref()));
+    let mut dev_ro = None;
     for (i, m) in b.mounts.iter().enumerate() {
         let detached = idmapped.get(i).and_then(|f| f.as_ref()).map(|f| f.as_fd());
+        let writable;
+        let m = if m.dest.trim_end_matches('/') == "/dev" && m.flags.contains(MsFlags::MS_RDONLY) {
+            dev_ro = Some(mounts::remount_bits(m.flags));
+            writable = MountPlan {
+                flags: m.flags - MsFlags::MS_RDONLY,
+                ..m.clone()
+            };
+            &writable
+        } else {
+            m
+        };
         mounts::apply(root, m, cgroup_sources, detached)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
         if let Some(label) = mount_label
@@ -140,9 +156,11 @@ pub fn mount_all(
                 ));
             }
         };
+        // "/dev/fuse/" names /dev/fuse, as runc reads it.
+        let path = path_str(d.path());
         make_device(
             root,
-            &path_str(d.path()),
+            path.trim_end_matches('/'),
             kind,
             d.major() as u64,
             d.minor() as u64,
@@ -153,7 +171,19 @@ pub fn mount_all(
         )
         .map_err(|e| e.context(format!("linux.devices[{i}]")))?;
     }
-    Ok(())
+    Ok(dev_ro)
+}
+
+/// A /dev the config wants read-only, made so once everything below it is
+/// in place (runc does the same).
+pub fn readonly_dev(flags: MsFlags) -> Result<()> {
+    let dev = nix::fcntl::open(
+        "/dev",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open", "/dev")?;
+    mounts::remount(dev.as_fd(), flags, "/dev")
 }
 
 fn default_dev(root: BorrowedFd, in_userns: bool) -> Result<()> {

@@ -296,6 +296,13 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The atime field: relatime (0), noatime or strictatime.
+pub const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 #[repr(C)]
 struct MountAttr {
@@ -308,9 +315,14 @@ struct MountAttr {
 /// mount_setattr(2) on the mount at `fd` (with `recursive`, the whole
 /// tree below it: one call instead of a remount per mount).
 pub fn mount_setattr(fd: BorrowedFd, set: u64, recursive: bool) -> nix::Result<()> {
+    mount_setattr_clr(fd, set, 0, recursive)
+}
+
+/// `mount_setattr` that also clears attributes (`clr`).
+pub fn mount_setattr_clr(fd: BorrowedFd, set: u64, clr: u64, recursive: bool) -> nix::Result<()> {
     let attr = MountAttr {
         attr_set: set,
-        attr_clr: 0,
+        attr_clr: clr,
         propagation: 0,
         userns_fd: 0,
     };
