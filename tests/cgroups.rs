@@ -57,6 +57,25 @@ fn key_of(dir: &Path, name: &str, key: &str) -> u64 {
         .unwrap()
 }
 
+/// A test's parent cgroup `/NAME`, on every hierarchy it is on (berth
+/// made it on those the test did not), removed; with `empty`, the
+/// container's `c` below it must already be gone, else it goes too.
+fn remove_parent_everywhere(name: &str, empty: bool) {
+    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(name)];
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        parents.push(h.path().join(name));
+    }
+    for p in parents.iter().filter(|p| p.is_dir()) {
+        let c = p.join("c");
+        if empty {
+            assert!(!c.exists(), "{} left", c.display());
+        } else {
+            let _ = std::fs::remove_dir(c);
+        }
+        std::fs::remove_dir(p).unwrap();
+    }
+}
+
 fn start_detached(b: &Bundle) {
     let out = b.create(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -828,14 +847,7 @@ fn a_cgroup_frozen_before_create_fails_run_instead_of_hanging() {
     b.assert_no_leftovers();
     // No container cgroup left; the parents berth made on the other
     // hierarchies, and the test's own, go.
-    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&parent)];
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        parents.push(h.path().join(&parent));
-    }
-    for p in parents.iter().filter(|p| p.is_dir()) {
-        assert!(!p.join("c").exists(), "{} left", p.join("c").display());
-        std::fs::remove_dir(p).unwrap();
-    }
+    remove_parent_everywhere(&parent, true);
 }
 
 /// update takes runc's negative values as separate arguments (-1 is
@@ -901,14 +913,7 @@ fn a_cgroup_below_an_empty_cpuset_parent_gets_cpus_from_above() {
     b.config["linux"]["cgroupsPath"] = json!(format!("/{pod}/c"));
     let out = b.run();
     let cpus = made.then(|| file(&cpuset, "cpuset.cpus"));
-    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&pod)];
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        parents.push(h.path().join(&pod));
-    }
-    for p in parents.iter().filter(|p| p.is_dir()) {
-        let _ = std::fs::remove_dir(p.join("c"));
-        std::fs::remove_dir(p).unwrap();
-    }
+    remove_parent_everywhere(&pod, false);
     assert!(out.status.success(), "{}", stderr(&out));
     if let Some(cpus) = cpus {
         assert!(!cpus.is_empty(), "the pod's cpuset stayed empty");
@@ -954,13 +959,7 @@ fn cpu_period_and_quota_fit_under_a_parents_quota() {
         (file(&c, "cpu.max"), String::new())
     };
     b.ok(&["delete", "--force", &b.id]);
-    let mut parents = vec![PathBuf::from("/sys/fs/cgroup").join(&parent)];
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        parents.push(h.path().join(&parent));
-    }
-    for p in parents.iter().filter(|p| p.is_dir()) {
-        std::fs::remove_dir(p).unwrap();
-    }
+    remove_parent_everywhere(&parent, true);
     assert!(out.status.success(), "{}", stderr(&out));
     if v1 {
         assert_eq!(got, ("50000".into(), "20000".into()));

@@ -78,32 +78,39 @@ fn create_sends_the_pty_master_and_the_container_gets_a_terminal() {
     b.assert_no_leftovers();
 }
 
-#[test]
-fn exec_with_a_terminal() {
-    let b = bundle(&["sleep", "100"]);
-    assert!(b.create(&[]).status.success());
-    b.ok(&["start", &b.id]);
+/// `exec -t -d --console-socket` of `sh -c script` (with `extra` flags):
+/// the payload and fds the socket received.
+fn exec_with_console(b: &Bundle, extra: &[&str], script: &str) -> (String, Vec<OwnedFd>) {
     let sock = b.dir.join("exec.sock");
+    let _ = std::fs::remove_file(&sock);
     let rx = receive(UnixListener::bind(&sock).unwrap());
+    let mut args = vec!["exec", "-t", "-d"];
+    args.extend_from_slice(extra);
+    args.extend([
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &b.id,
+        "sh",
+        "-c",
+        script,
+    ]);
     let status = b
-        .cmd(&[
-            "exec",
-            "-t",
-            "-d",
-            "--console-socket",
-            sock.to_str().unwrap(),
-            &b.id,
-            "sh",
-            "-c",
-            "tty; echo exec-done",
-        ])
+        .cmd(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
-    let (payload, mut fds) = rx.join().unwrap();
+    rx.join().unwrap()
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    let b = bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success());
+    b.ok(&["start", &b.id]);
+    let (payload, mut fds) = exec_with_console(&b, &[], "tty; echo exec-done");
     assert!(!payload.is_empty());
     assert_eq!(fds.len(), 1);
     let text = read_all(fds.remove(0));
@@ -243,29 +250,7 @@ fn the_terminal_belongs_to_the_processs_user_and_the_tty_group() {
     let mut buf = [0u8; 64];
     let n = master.read(&mut buf).unwrap();
     assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "1000 5");
-    let sock = b.dir.join("exec.sock");
-    let rx = receive(UnixListener::bind(&sock).unwrap());
-    let status = b
-        .cmd(&[
-            "exec",
-            "-t",
-            "-d",
-            "-u",
-            "1001:1001",
-            "--console-socket",
-            sock.to_str().unwrap(),
-            &b.id,
-            "sh",
-            "-c",
-            "stat -c '%u %g' $(tty)",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (_, mut fds) = rx.join().unwrap();
+    let (_, mut fds) = exec_with_console(&b, &["-u", "1001:1001"], "stat -c '%u %g' $(tty)");
     assert_eq!(read_all(fds.remove(0)).trim(), "1001 5");
     b.ok(&["delete", "--force", &b.id]);
 }
