@@ -66,7 +66,7 @@ pub fn document() -> serde_json::Value {
         "tmpcopyup",
         "unbindable",
     ];
-    mount_options.extend(crate::linux::mounts::RECURSIVE_OPTIONS);
+    mount_options.extend(crate::linux::mounts::RECURSIVE_OPTIONS.map(|(n, ..)| n));
     mount_options.sort_unstable();
     json!({
         "ociVersionMin": "1.0.0",

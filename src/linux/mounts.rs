@@ -203,54 +203,41 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
     })
 }
 
-/// runtime-spec's recursive mount options (1.1+) as mount_setattr masks
-/// (set, clear). An atime value clears the whole atime field first, as
-/// the kernel asks; ratime and rnostrictatime give the kernel's default
+/// runtime-spec's recursive mount options (1.1+) and their mount_setattr
+/// masks (set, clear). An atime value clears the whole atime field first,
+/// as the kernel asks; ratime and rnostrictatime give the kernel's default
 /// (relatime), rnorelatime full atime updates (strictatime).
-pub fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+pub const RECURSIVE_OPTIONS: [(&str, u64, u64); 18] = {
     use sys::*;
-    let atime = |v| (v, MOUNT_ATTR_ATIME_MASK);
-    Some(match name {
-        "rro" => (MOUNT_ATTR_RDONLY, 0),
-        "rrw" => (0, MOUNT_ATTR_RDONLY),
-        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
-        "rsuid" => (0, MOUNT_ATTR_NOSUID),
-        "rnodev" => (MOUNT_ATTR_NODEV, 0),
-        "rdev" => (0, MOUNT_ATTR_NODEV),
-        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
-        "rexec" => (0, MOUNT_ATTR_NOEXEC),
-        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
-        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
-        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
-        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
-        "rnoatime" => atime(MOUNT_ATTR_NOATIME),
-        "rstrictatime" | "rnorelatime" => atime(MOUNT_ATTR_STRICTATIME),
-        "rrelatime" | "ratime" | "rnostrictatime" => atime(MOUNT_ATTR_RELATIME),
-        _ => return None,
-    })
-}
+    const AT: u64 = MOUNT_ATTR_ATIME_MASK;
+    [
+        ("ratime", MOUNT_ATTR_RELATIME, AT),
+        ("rdev", 0, MOUNT_ATTR_NODEV),
+        ("rdiratime", 0, MOUNT_ATTR_NODIRATIME),
+        ("rexec", 0, MOUNT_ATTR_NOEXEC),
+        ("rnoatime", MOUNT_ATTR_NOATIME, AT),
+        ("rnodev", MOUNT_ATTR_NODEV, 0),
+        ("rnodiratime", MOUNT_ATTR_NODIRATIME, 0),
+        ("rnoexec", MOUNT_ATTR_NOEXEC, 0),
+        ("rnorelatime", MOUNT_ATTR_STRICTATIME, AT),
+        ("rnostrictatime", MOUNT_ATTR_RELATIME, AT),
+        ("rnosuid", MOUNT_ATTR_NOSUID, 0),
+        ("rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0),
+        ("rrelatime", MOUNT_ATTR_RELATIME, AT),
+        ("rro", MOUNT_ATTR_RDONLY, 0),
+        ("rrw", 0, MOUNT_ATTR_RDONLY),
+        ("rstrictatime", MOUNT_ATTR_STRICTATIME, AT),
+        ("rsuid", 0, MOUNT_ATTR_NOSUID),
+        ("rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW),
+    ]
+};
 
-/// The names `recursive_attr` knows, for `features`.
-pub const RECURSIVE_OPTIONS: [&str; 18] = [
-    "ratime",
-    "rdev",
-    "rdiratime",
-    "rexec",
-    "rnoatime",
-    "rnodev",
-    "rnodiratime",
-    "rnoexec",
-    "rnorelatime",
-    "rnostrictatime",
-    "rnosuid",
-    "rnosymfollow",
-    "rrelatime",
-    "rro",
-    "rrw",
-    "rstrictatime",
-    "rsuid",
-    "rsymfollow",
-];
+fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+    RECURSIVE_OPTIONS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|&(_, set, clr)| (set, clr))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -268,14 +255,9 @@ fn want_like(source: &Path) -> Result<Want> {
 
 const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 
-/// Open `path` inside `root` (O_PATH), creating what is missing: parent
-/// directories, and the last component as a directory or an empty file.
-/// Symlinks are followed as if `root` were `/`, so one that points
-/// outside (absolute, or with enough `..`) lands inside instead; what is
-/// missing at its target is created there, as runc does.
 /// Open `path` inside `root` (O_PATH) if it is there, links resolved as
 /// `resolve_create` resolves them.
-fn lookup(root: BorrowedFd, path: &str) -> Option<OwnedFd> {
+fn lookup(root: BorrowedFd, path: &str) -> nix::Result<OwnedFd> {
     sys::openat2(
         root,
         &dot(&[path.trim_start_matches('/').to_string()]),
@@ -283,18 +265,16 @@ fn lookup(root: BorrowedFd, path: &str) -> Option<OwnedFd> {
         0,
         IN_ROOT,
     )
-    .ok()
 }
 
+/// Open `path` inside `root` (O_PATH), creating what is missing: parent
+/// directories, and the last component as a directory or an empty file.
+/// Symlinks are followed as if `root` were `/`, so one that points
+/// outside (absolute, or with enough `..`) lands inside instead; what is
+/// missing at its target is created there, as runc does.
 pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
     // Most paths exist: one confined lookup does it.
-    match sys::openat2(
-        root,
-        &dot(&[path.trim_start_matches('/').to_string()]),
-        libc::O_PATH,
-        0,
-        IN_ROOT,
-    ) {
+    match lookup(root, path) {
         Ok(fd) => return Ok(fd),
         Err(nix::errno::Errno::ENOENT) => {}
         Err(e) => return Err(Error::sys("open in rootfs", path, e)),
@@ -519,6 +499,7 @@ pub fn apply(
             let tmpfs_mode =
                 if fstype == "tmpfs" && !m.data.split(',').any(|o| o.starts_with("mode=")) {
                     lookup(root, &m.dest)
+                        .ok()
                         .map(|fd| nix::sys::stat::fstat(fd.as_fd()).sys("stat", &m.dest))
                         .transpose()?
                         .map(|st| format!("mode={:o}", st.st_mode & 0o7777))
