@@ -169,7 +169,7 @@ engines: $(ROOTFS)/bin/busybox | deps
 # boot with SELinux on (Debian's reference policy, permissive) for the
 # SELinux labels. Debian's kernel and the systemd image are cached in
 # /var/tmp/berth-vm.
-VM_TESTS := cgroups lifecycle config exec errors console seccomp
+VM_TESTS := cgroups lifecycle config mounts exec errors console seccomp
 vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh kernel
 	bash tests/vm/run-tests.sh $(VM_TESTS)

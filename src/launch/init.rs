@@ -11,7 +11,7 @@ use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 pub fn run(ctx: &InitContext) -> ! {
     match setup_and_exec(ctx) {
@@ -53,10 +53,19 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     ctx.cgroup.join_v1_self()?;
     crate::logging::step("init: joined cgroups");
 
-    let (state, placed) = match ctx.chan.recv()? {
-        Some(Msg::Go { state, cgroup, .. }) => (state, cgroup),
-        None => sys::exit_now(1),
-        Some(other) => return Err(Error::msg(format!("expected Go, got {other:?}"))),
+    // Go, after the sources of our binds if we have a user namespace
+    // (bindsrc.rs): fds by mount index.
+    let mut sources: Vec<Option<OwnedFd>> = Vec::new();
+    let (state, placed) = loop {
+        match ctx.chan.recv_with_fd()? {
+            Some((Msg::MountSource(i), Some(fd))) if i < b.mounts.len() => {
+                sources.resize_with(b.mounts.len(), || None);
+                sources[i] = Some(fd);
+            }
+            Some((Msg::Go { state, cgroup, .. }, _)) => break (state, cgroup),
+            None => sys::exit_now(1),
+            Some((other, _)) => return Err(Error::msg(format!("expected Go, got {other:?}"))),
+        }
     };
     let mut state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
     // Hooks run from here are in the container namespace, where runtime.md
@@ -126,12 +135,20 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     let root = rootfs::prepare_root(b)?;
     // A systemd unit was made after our birth: the parent sent its dirs.
     let cgroup = placed.as_ref().unwrap_or(ctx.cgroup);
+    // Per mount, what create prepared: an idmapped tree or a bind source.
+    let prepared: Vec<Option<BorrowedFd>> = (0..b.mounts.len())
+        .map(|i| {
+            let idmapped = ctx.idmapped.get(i).and_then(Option::as_ref);
+            let source = sources.get(i).and_then(Option::as_ref);
+            idmapped.or(source).map(AsFd::as_fd)
+        })
+        .collect();
     let dev_ro = rootfs::mount_all(
         b,
         root.as_fd(),
         &cgroup.mount_sources(),
         in_userns,
-        ctx.idmapped,
+        &prepared,
     )?;
     crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
@@ -311,7 +328,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
 pub fn load_seccomp(f: &seccomp::Filter, chan: &super::protocol::Channel) -> Result<()> {
     let msg = super::protocol::Channel::encode(&Msg::SeccompListener)?;
     if let Some(fd) = seccomp::load(f)? {
-        chan.send_with_fd(&msg, fd.as_fd())?;
+        chan.send_with_fd(&msg, fd.as_fd(), "the seccomp notify fd")?;
     }
     Ok(())
 }

@@ -314,6 +314,16 @@ pub fn create(o: &Options) -> Result<Created> {
             l.gid_mappings().as_deref().unwrap_or_default(),
         )?;
     }
+    // 6a. The sources of our binds, which the init, root of a new user
+    // namespace but not of the host's, may not reach (bindsrc.rs). Only
+    // in a mount namespace of its own, fresh from the host's: a joined
+    // one may hold what a container planted.
+    if bundle.namespaces.creates(LinuxNamespaceType::User)
+        && bundle.namespaces.creates(LinuxNamespaceType::Mount)
+        && userns::writes_maps_itself()
+    {
+        send_bind_sources(&bundle, &undo, &parent_ch)?;
+    }
     // The oom score too, as the host's root: from inside, the init would
     // have to turn dumpable to write its own (see init.rs), opening its
     // exe, this binary, to whatever shares its pid namespace.
@@ -504,6 +514,31 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             }
         }
     }
+}
+
+/// Open the sources of the config's plain binds in the init's mount
+/// namespace and send them to the init, which binds the fds.
+fn send_bind_sources(bundle: &Bundle, undo: &Undo, parent_ch: &Channel) -> Result<()> {
+    use crate::linux::mounts::Kind;
+    let sources: Vec<(usize, &Path)> = bundle
+        .mounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| match &m.kind {
+            Kind::Bind { source, .. } if m.idmap.is_none() => Some((i, source.as_path())),
+            _ => None,
+        })
+        .collect();
+    let Some((_, pidfd)) = undo.init.as_ref().filter(|_| !sources.is_empty()) else {
+        return Ok(());
+    };
+    crate::linux::bindsrc::open_in(pidfd.as_fd(), &sources, &|i, fd| {
+        let msg = Channel::encode(&Msg::MountSource(i))?;
+        parent_ch.send_with_fd(&msg, fd, "a bind-mount source")
+    })
+    .map_err(|e| e.context("open the bind-mount sources for the user namespace"))?;
+    crate::logging::step("bind sources sent");
+    Ok(())
 }
 
 /// Make berth non-dumpable; children inherit it (until they exec).

@@ -40,6 +40,9 @@ pub enum Msg {
     /// init or exec'd process to parent: the seccomp notify fd rides along
     /// (SCM_RIGHTS), for the parent to hand to linux.seccomp.listenerPath.
     SeccompListener,
+    /// bind-source helper to init (before Go): the source of mounts[N],
+    /// opened as the host's root in the init's mount namespace (SCM_RIGHTS).
+    MountSource(usize),
     /// either side: the step that failed, fully worded.
     Error(String),
     /// init to parent: a createContainer hook failed, fully worded; the
@@ -104,7 +107,7 @@ impl Channel {
     /// any syscall but sendmsg: it runs right after a seccomp filter was
     /// loaded, when every other syscall may already wait on a listener
     /// that does not have its fd yet.
-    pub fn send_with_fd(&self, encoded: &[u8], fd: BorrowedFd) -> Result<()> {
+    pub fn send_with_fd(&self, encoded: &[u8], fd: BorrowedFd, what: &str) -> Result<()> {
         const SPACE: usize = 64;
         #[repr(C, align(8))]
         struct Control([u8; SPACE]);
@@ -135,7 +138,7 @@ impl Channel {
         };
         nix::errno::Errno::result(sent)
             .map(drop)
-            .map_err(|e| Error::sys("send to peer", "the seccomp notify fd", e))
+            .map_err(|e| Error::sys("send to peer", what, e))
     }
 
     /// The next message; None when the peer has gone (exited or closed).
@@ -251,6 +254,7 @@ fn variant(m: &Msg) -> &'static str {
         Msg::Ready => "Ready",
         Msg::Joining => "Joining",
         Msg::SeccompListener => "SeccompListener",
+        Msg::MountSource(_) => "MountSource",
         Msg::Error(_) => "Error",
         Msg::HookFailed(_) => "HookFailed",
     }
@@ -320,7 +324,8 @@ mod tests {
         let (a, b) = pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
         let msg = Channel::encode(&Msg::SeccompListener).unwrap();
-        a.send_with_fd(&msg, std::os::fd::AsFd::as_fd(&w)).unwrap();
+        a.send_with_fd(&msg, std::os::fd::AsFd::as_fd(&w), "a pipe")
+            .unwrap();
         drop(w);
         let (m, fd) = b.recv_with_fd().unwrap().unwrap();
         assert_eq!(m, Msg::SeccompListener);

@@ -1,6 +1,7 @@
 //! One file per kernel concern the container touches.
 
 pub mod apparmor;
+pub mod bindsrc;
 pub mod bpf;
 pub mod criu;
 pub mod idmap;

@@ -463,17 +463,19 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
     }
 }
 
-/// Mount one planned filesystem inside the rootfs.
+/// Mount one planned filesystem inside the rootfs. `prepared` is what
+/// create made ready for a bind: the detached tree of an idmapped one, or
+/// the source opened for the init of a user namespace (bindsrc.rs).
 pub fn apply(
     root: BorrowedFd,
     m: &MountPlan,
     cgroup_sources: &[(String, PathBuf)],
-    detached: Option<BorrowedFd>,
+    prepared: Option<BorrowedFd>,
 ) -> Result<()> {
     match &m.kind {
         Kind::Bind { source, .. } if m.idmap.is_some() => {
             let detached =
-                detached.ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
+                prepared.ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
             let target = resolve_create(root, &m.dest, want_like(source)?)?;
             sys::move_mount_fds(detached, target.as_fd()).sys(
                 "move_mount idmapped",
@@ -485,10 +487,24 @@ pub fn apply(
                 remount(top.as_fd(), bits, &m.dest)?;
             }
         }
-        Kind::Bind { source, recursive } => {
-            let target = resolve_create(root, &m.dest, want_like(source)?)?;
-            bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
-        }
+        Kind::Bind { source, recursive } => match prepared {
+            Some(fd) => {
+                let st = nix::sys::stat::fstat(fd).sys("stat", source.display())?;
+                let want = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    Want::Dir
+                } else {
+                    Want::File
+                };
+                let target = resolve_create(root, &m.dest, want)?;
+                let opened = PathBuf::from(sys::fd_path(fd));
+                bind(&opened, target.as_fd(), *recursive, m.flags, root, &m.dest)
+                    .map_err(|e| e.context(format!("source {}", source.display())))?;
+            }
+            None => {
+                let target = resolve_create(root, &m.dest, want_like(source)?)?;
+                bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
+            }
+        },
         Kind::Fs { fstype, source } => {
             if fstype == "proc" || fstype == "sysfs" {
                 ordinary_directory(root, &m.dest, fstype)?;

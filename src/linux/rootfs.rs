@@ -102,13 +102,13 @@ pub fn mount_all(
     root: BorrowedFd,
     cgroup_sources: &[(String, PathBuf)],
     in_userns: bool,
-    idmapped: &[Option<OwnedFd>],
+    prepared: &[Option<BorrowedFd>],
 ) -> Result<Option<MsFlags>> {
     let linux = b.spec.linux().as_ref();
     let mount_label = selinux::active(linux.and_then(|l| l.mount_label().as_deref()));
     let mut dev_ro = None;
     for (i, m) in b.mounts.iter().enumerate() {
-        let detached = idmapped.get(i).and_then(|f| f.as_ref()).map(|f| f.as_fd());
+        let prepared = prepared.get(i).copied().flatten();
         let writable;
         let m = if m.dest.trim_end_matches('/') == "/dev" && m.flags.contains(MsFlags::MS_RDONLY) {
             dev_ro = Some(mounts::remount_bits(m.flags));
@@ -120,7 +120,7 @@ pub fn mount_all(
         } else {
             m
         };
-        mounts::apply(root, m, cgroup_sources, detached)
+        mounts::apply(root, m, cgroup_sources, prepared)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
         if let Some(label) = mount_label
             && matches!(&m.kind, Kind::Fs { fstype, .. } if fstype == "mqueue")
