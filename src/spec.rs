@@ -540,10 +540,13 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
             _ => ns.new.push(n.typ()),
         }
     }
-    if !ns.private(LinuxNamespaceType::Mount) {
+    // Without a mount namespace the init builds the tree in one of its
+    // own and comes back to berth's (rootfs::build_apart), which takes
+    // the privileges over it that a user namespace of its own would lose.
+    if ns.private(LinuxNamespaceType::User) && !ns.private(LinuxNamespaceType::Mount) {
         return Err(Error::config(
             "linux.namespaces",
-            "a mount namespace is required: berth never changes the host's mounts",
+            "a user namespace needs a mount namespace too: from inside it the container could not be given a root in the runtime's mount namespace",
         ));
     }
     Ok(ns)
@@ -919,6 +922,23 @@ mod tests {
             assert!(e.contains(&format!("linux.sysctl.{key}")), "{e}");
             assert!(e.contains(&format!("config's {field} field")), "{e}");
         }
+    }
+
+    #[test]
+    fn no_namespaces_at_all_is_valid_but_a_user_one_needs_a_mount_one() {
+        let (_d, b) = bundle(&with(|v| v["linux"]["namespaces"] = serde_json::json!([])));
+        assert!(!b.unwrap().namespaces.private(LinuxNamespaceType::Mount));
+        let e = err(&with(|v| {
+            v["linux"]["namespaces"] = serde_json::json!([{"type": "user"}]);
+            v["linux"]["uidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            v["linux"]["gidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        }));
+        assert!(
+            e.contains("linux.namespaces") && e.contains("mount namespace"),
+            "{e}"
+        );
     }
 
     #[test]

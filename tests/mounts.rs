@@ -232,3 +232,93 @@ impl Drop for HostMount {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// The host's mounts at or below `dir`, as its mount table lists them.
+fn host_mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|p| std::path::Path::new(p).starts_with(&dir))
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// What a runtime left mounted below a directory goes when the test ends,
+/// passed or not.
+struct UnmountBelow(std::path::PathBuf);
+
+impl Drop for UnmountBelow {
+    fn drop(&mut self) {
+        let mut points: Vec<String> = host_mounts_below(&self.0)
+            .iter()
+            .filter_map(|l| l.split(' ').nth(4).map(String::from))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = std::process::Command::new("umount")
+                .args(["-l", &p])
+                .status();
+        }
+    }
+}
+
+/// A namespace type absent from linux.namespaces is the runtime's own
+/// (config-linux.md), the mount namespace included: a config with none
+/// runs, and exec reaches its root. Nothing mounted for it shows in the
+/// host's mount table, while it runs or after (runc 1.1.5 and crun 1.8.1
+/// leave its proc, /dev, sysfs... mounted there for good).
+#[test]
+fn a_config_without_namespaces_shares_the_runtimes_and_leaves_no_mounts() {
+    let mut b = peer_bundle(&["sleep", "30"]);
+    b.config["linux"]["namespaces"] = json!([]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    let root = b.own_rootfs();
+    let _leftovers = UnmountBelow(root.clone());
+    std::fs::write(root.join("marker"), "the container's root\n").unwrap();
+    let out = b.create(&[]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let pid = b.state()["pid"].as_i64().unwrap();
+    for ns in ["mnt", "pid", "net", "ipc", "uts", "cgroup"] {
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(
+            ours, theirs,
+            "the container has a {ns} namespace of its own"
+        );
+    }
+    assert_eq!(
+        host_mounts_below(&root),
+        Vec::<String>::new(),
+        "while created"
+    );
+    b.ok(&["start", &b.id]);
+    let seen = b.ok(&["exec", &b.id, "cat", "/marker"]);
+    assert_eq!(seen, "the container's root\n");
+    let proc_mounted = b.ok(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "test -r /proc/self/status && echo proc",
+    ]);
+    assert_eq!(proc_mounted, "proc\n");
+    b.ok(&["kill", &b.id, "KILL"]);
+    for _ in 0..100 {
+        if b.state()["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    b.ok(&["delete", &b.id]);
+    assert_eq!(
+        host_mounts_below(&root),
+        Vec::<String>::new(),
+        "after delete"
+    );
+    b.assert_no_leftovers();
+}

@@ -85,6 +85,11 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     // stage-1 and the process inherit it from birth (see create).
     super::non_dumpable()?;
     let join = namespaces_to_join(plan.init_pid);
+    let root = if join.contains(CloneFlags::CLONE_NEWNS) {
+        None
+    } else {
+        Some(init_root(plan)?)
+    };
     let v2 = match plan.join_late {
         None => plan.cgroup.open_v2_dir()?,
         Some(_) => None,
@@ -115,7 +120,7 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     }
     let stage1 = match forked.sys("clone3", "exec stage-1")? {
         sys::Forked::Child => {
-            let r = stage1(plan, join, &child_ch);
+            let r = stage1(plan, join, root.as_ref(), &child_ch);
             if let Err(e) = r {
                 let _ = child_ch.send(&Msg::Error(e.to_string()));
             }
@@ -179,7 +184,24 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     }
 }
 
-fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
+/// The init's root, for a container that shares our mount namespace
+/// (its config has none): joining the namespace would not take us there,
+/// its root is a detached tree (rootfs::enter_detached).
+fn init_root(plan: &ExecPlan) -> Result<OwnedFd> {
+    let path = format!("/proc/{}/root", plan.init_pid);
+    let root = nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .sys("open", &path)?;
+    // Still the init once the root is open: the pid was not reused.
+    sys::pidfd_send_signal(plan.init_pidfd.as_fd(), 0)
+        .sys("find the container's init", plan.init_pid)?;
+    Ok(root)
+}
+
+fn stage1(plan: &ExecPlan, join: CloneFlags, root: Option<&OwnedFd>, ch: &Channel) -> Result<()> {
     let _ = nix::sys::prctl::set_name(c"berth:exec");
     crate::logging::debug_with(|| {
         format!("exec: stage-1 starts on CPUs {}", process::affinity_text())
@@ -199,6 +221,10 @@ fn stage1(plan: &ExecPlan, join: CloneFlags, ch: &Channel) -> Result<()> {
             "join the container's namespaces",
             format!("(pid {})", plan.init_pid),
         )?;
+    }
+    if let Some(root) = root {
+        nix::unistd::fchdir(root).sys("fchdir", "the container's root")?;
+        nix::unistd::chroot(".").sys("chroot", "the container's root")?;
     }
     match sys::clone3(sys::CLONE_PARENT, None).sys("clone3", "exec process")? {
         sys::Forked::Child => {

@@ -131,6 +131,12 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         process::join_session_keyring(ctx.id)?;
     }
 
+    // Without a mount namespace in the config, the tree is built apart.
+    let berths_mounts = if b.namespaces.private(LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(rootfs::build_apart()?)
+    };
     // The root filesystem, still reachable from the host's tree.
     let root = rootfs::prepare_root(b)?;
     // A systemd unit was made after our birth: the parent sent its dirs.
@@ -224,6 +230,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         .unwrap_or(false)
     {
         rootfs::readonly_root()?;
+    }
+    if let Some(own) = berths_mounts {
+        rootfs::enter_detached(own)?;
     }
 
     // The process's own attributes.

@@ -42,7 +42,9 @@
 //!
 //! Any error on either side rolls everything back: the init is killed,
 //! the cgroups and the state dir are removed. Mounts live in the init's
-//! mount namespace and go with it.
+//! mount namespace and go with it; a config without one has its tree
+//! built in a namespace of the init's own and left detached
+//! (rootfs::build_apart), so nothing is mounted in berth's either.
 
 pub mod exec;
 pub mod init;

@@ -517,6 +517,40 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A config without a mount namespace shares berth's, yet what berth
+/// mounts for the container must not show there: runc and crun leave
+/// those mounts in the host's table for good. So the tree is built in a
+/// namespace of the init's own (this one, made here) and the container
+/// ends up in berth's namespace again, its root a detached copy of the
+/// tree (`enter_detached`), which goes when its last process does. The
+/// fd returned is berth's namespace, to go back to.
+pub fn build_apart() -> Result<OwnedFd> {
+    // A magic link: the verified procfs handle would not follow it.
+    let own = nix::fcntl::open(
+        "/proc/self/ns/mnt",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open", "/proc/self/ns/mnt")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .sys("unshare", "a mount namespace to build the root in")?;
+    Ok(own)
+}
+
+/// Back into berth's mount namespace (`build_apart`), rooted in a
+/// detached copy of the finished tree: nothing is attached to the
+/// namespace's own table, and the namespace the tree was built in ends
+/// with us leaving it.
+pub fn enter_detached(own: OwnedFd) -> Result<()> {
+    let tree =
+        sys::open_tree_clone(Path::new("/"), true).sys("open_tree", "the container's root")?;
+    nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNS)
+        .sys("setns", "back to berth's mount namespace")?;
+    nix::unistd::fchdir(&tree).sys("fchdir", "the container's root")?;
+    nix::unistd::chroot(".").sys("chroot", "the container's root")?;
+    nix::unistd::chdir("/").sys("chdir", "/")
+}
+
 pub fn readonly_root() -> Result<()> {
     let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
     match mount(None::<&str>, "/", None::<&str>, base, None::<&str>) {
