@@ -322,3 +322,31 @@ fn a_config_without_namespaces_shares_the_runtimes_and_leaves_no_mounts() {
     );
     b.assert_no_leftovers();
 }
+
+/// A bind mount onto the root itself replaces the image's tree, as with
+/// runc, and its options hold; what the config mounts after it goes on
+/// the new tree.
+#[test]
+fn a_bind_over_the_root_replaces_the_image() {
+    let mut b = peer_bundle(&[
+        "sh",
+        "-c",
+        "cat /which; touch /x 2>&1 | grep -c Read-only; test -r /proc/self/status && echo proc",
+    ]);
+    b.config["root"]["readonly"] = json!(false);
+    let other = b.dir.join("other");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(other.join("which"), "the bound tree\n").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().insert(
+        0,
+        json!({"destination": "/", "type": "bind", "source": other, "options": ["rbind", "ro"]}),
+    );
+    assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
+    b.assert_no_leftovers();
+}

@@ -138,7 +138,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         Some(rootfs::build_apart()?)
     };
     // The root filesystem, still reachable from the host's tree.
-    let root = rootfs::prepare_root(b)?;
+    let mut root = rootfs::prepare_root(b)?;
     // A systemd unit was made after our birth: the parent sent its dirs.
     let cgroup = placed.as_ref().unwrap_or(ctx.cgroup);
     // Per mount, what create prepared: an idmapped tree or a bind source.
@@ -149,13 +149,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
             idmapped.or(source).map(AsFd::as_fd)
         })
         .collect();
-    let dev_ro = rootfs::mount_all(
-        b,
-        root.as_fd(),
-        &cgroup.mount_sources(),
-        in_userns,
-        &prepared,
-    )?;
+    let dev_ro = rootfs::mount_all(b, &mut root, &cgroup.mount_sources(), in_userns, &prepared)?;
     crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
     mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)

@@ -106,12 +106,6 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
         .to_str()
         .ok_or_else(|| Error::config("destination", "not valid UTF-8"))?
         .to_string();
-    if dest.trim_matches('/').is_empty() {
-        return Err(Error::config(
-            "destination",
-            "cannot mount over the root itself",
-        ));
-    }
     let mut flags = MsFlags::empty();
     let mut propagation = Vec::new();
     let mut data = Vec::new();
@@ -161,6 +155,14 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
             source: source.to_string_lossy().into_owned(),
         }
     };
+    // A bind over the root replaces the image's tree, as with runc; any
+    // other filesystem there would leave nothing of the image to run.
+    if is_root(&dest) && !matches!(kind, Kind::Bind { .. }) {
+        return Err(Error::config(
+            "destination",
+            format!("{dest}: only a bind mount may go over the root itself"),
+        ));
+    }
     let uid = m.uid_mappings().clone().unwrap_or_default();
     let gid = m.gid_mappings().clone().unwrap_or_default();
     let idmap = if uid.is_empty() && gid.is_empty() && idmap_opt.is_none() {
@@ -201,6 +203,35 @@ pub fn plan(m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountPlan> {
         recursive_attrs,
         idmap,
     })
+}
+
+/// Whether a destination names the root itself (`/`, `/.`, `/a/..`).
+pub fn is_root(dest: &str) -> bool {
+    let mut depth = 0usize;
+    for c in dest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => depth = depth.saturating_sub(1),
+            _ => depth += 1,
+        }
+    }
+    depth == 0
+}
+
+/// The root of the mount just made at `dest`. The rootfs fd names the
+/// mount below one made over the root itself: that one is found by the
+/// rootfs's path, which the engine gave and the image cannot change.
+fn top(root: BorrowedFd, rootfs: &Path, dest: &str) -> Result<OwnedFd> {
+    if is_root(dest) {
+        nix::fcntl::open(
+            rootfs,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .sys("open rootfs", rootfs.display())
+    } else {
+        resolve_create(root, dest, Want::Dir)
+    }
 }
 
 /// runtime-spec's recursive mount options (1.1+) and their mount_setattr
@@ -374,6 +405,13 @@ fn opt(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The rootfs mounts go into: an fd on it, and its path (`top`).
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub root: BorrowedFd<'a>,
+    pub rootfs: &'a Path,
+}
+
 /// Bind `source` onto an fd, then apply ro/nosuid/... with a remount, which
 /// a bind ignores on the first call.
 pub fn bind(
@@ -381,7 +419,7 @@ pub fn bind(
     target: BorrowedFd,
     recursive: bool,
     flags: MsFlags,
-    root: BorrowedFd,
+    at: At,
     dest: &str,
 ) -> Result<()> {
     let rec = if recursive {
@@ -400,7 +438,7 @@ pub fn bind(
     let bits = remount_bits(flags);
     if !bits.is_empty() {
         // The fd points below the new mount; open the mount's own root.
-        let top = resolve_create(root, dest, Want::Dir)?;
+        let top = top(at.root, at.rootfs, dest)?;
         remount(top.as_fd(), bits, dest)?;
     }
     Ok(())
@@ -467,11 +505,12 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
 /// create made ready for a bind: the detached tree of an idmapped one, or
 /// the source opened for the init of a user namespace (bindsrc.rs).
 pub fn apply(
-    root: BorrowedFd,
+    at: At,
     m: &MountPlan,
     cgroup_sources: &[(String, PathBuf)],
     prepared: Option<BorrowedFd>,
 ) -> Result<()> {
+    let root = at.root;
     match &m.kind {
         Kind::Bind { source, .. } if m.idmap.is_some() => {
             let detached =
@@ -483,7 +522,7 @@ pub fn apply(
             )?;
             let bits = remount_bits(m.flags);
             if !bits.is_empty() {
-                let top = resolve_create(root, &m.dest, Want::Dir)?;
+                let top = top(root, at.rootfs, &m.dest)?;
                 remount(top.as_fd(), bits, &m.dest)?;
             }
         }
@@ -497,12 +536,12 @@ pub fn apply(
                 };
                 let target = resolve_create(root, &m.dest, want)?;
                 let opened = PathBuf::from(sys::fd_path(fd));
-                bind(&opened, target.as_fd(), *recursive, m.flags, root, &m.dest)
+                bind(&opened, target.as_fd(), *recursive, m.flags, at, &m.dest)
                     .map_err(|e| e.context(format!("source {}", source.display())))?;
             }
             None => {
                 let target = resolve_create(root, &m.dest, want_like(source)?)?;
-                bind(source, target.as_fd(), *recursive, m.flags, root, &m.dest)?;
+                bind(source, target.as_fd(), *recursive, m.flags, at, &m.dest)?;
             }
         },
         Kind::Fs { fstype, source } => {
@@ -564,14 +603,14 @@ pub fn apply(
                         target.as_fd(),
                         true,
                         m.flags,
-                        root,
+                        at,
                         &m.dest,
                     )?;
                 }
                 r => r.sys(&format!("mount {fstype}"), &m.dest)?,
             }
             if let Some(below) = below {
-                let top = resolve_create(root, &m.dest, Want::Dir)?;
+                let top = top(root, at.rootfs, &m.dest)?;
                 copy_tree(
                     Path::new(&sys::fd_path(below.as_fd())),
                     Path::new(&sys::fd_path(top.as_fd())),
@@ -592,7 +631,7 @@ pub fn apply(
             for (name, host) in cgroup_sources {
                 let dest = format!("{}/{}", m.dest.trim_end_matches('/'), name);
                 let t = resolve_create(root, &dest, Want::Dir)?;
-                bind(host, t.as_fd(), false, MsFlags::empty(), root, &dest)?;
+                bind(host, t.as_fd(), false, MsFlags::empty(), at, &dest)?;
             }
             // One recursive mount_setattr applies the options to the tmpfs
             // and every hierarchy under it.
@@ -600,18 +639,18 @@ pub fn apply(
             if m.flags.contains(MsFlags::MS_RDONLY) {
                 set |= sys::MOUNT_ATTR_RDONLY;
             }
-            let top = resolve_create(root, &m.dest, Want::Dir)?;
+            let top = top(root, at.rootfs, &m.dest)?;
             sys::mount_setattr(top.as_fd(), set, true)
                 .sys("set options of cgroup mount", &m.dest)?;
         }
     }
     if let Some((set, clr)) = m.recursive_attrs {
-        let top = resolve_create(root, &m.dest, Want::Dir)?;
+        let top = top(root, at.rootfs, &m.dest)?;
         sys::mount_setattr_clr(top.as_fd(), set, clr, true)
             .sys("set recursive mount options of", &m.dest)?;
     }
     if !m.propagation.is_empty() {
-        let top = resolve_create(root, &m.dest, Want::Dir)?;
+        let top = top(root, at.rootfs, &m.dest)?;
         for p in &m.propagation {
             mount(
                 None::<&str>,
@@ -691,6 +730,29 @@ mod tests {
 
     fn mnt(json: &str) -> Mount {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_root_is_named_many_ways_and_only_a_bind_goes_over_it() {
+        for d in ["/", "//", "/.", "/a/..", "/.."] {
+            assert!(is_root(d), "{d}");
+        }
+        for d in ["/a", "/a/../b", "/..a"] {
+            assert!(!is_root(d), "{d}");
+        }
+        let e = plan(
+            &mnt(r#"{"destination": "/", "type": "tmpfs", "source": "tmpfs"}"#),
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("only a bind mount"), "{e}");
+        let p = plan(
+            &mnt(r#"{"destination": "/", "type": "bind", "source": "/tmp"}"#),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert!(matches!(p.kind, Kind::Bind { .. }));
     }
 
     #[test]

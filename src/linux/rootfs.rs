@@ -96,10 +96,11 @@ pub fn finish_propagation(b: &Bundle) -> Result<()> {
 
 /// Config mounts, in order, then /dev. A read-only /dev is mounted
 /// writable, for the mounts and nodes made below it: the flags to remount
-/// it with once the root is switched (`readonly_dev`) are returned.
+/// it with once the root is switched (`readonly_dev`) are returned. A
+/// bind over the root itself replaces `root` with the new mount.
 pub fn mount_all(
     b: &Bundle,
-    root: BorrowedFd,
+    root: &mut OwnedFd,
     cgroup_sources: &[(String, PathBuf)],
     in_userns: bool,
     prepared: &[Option<BorrowedFd>],
@@ -120,8 +121,21 @@ pub fn mount_all(
         } else {
             m
         };
-        mounts::apply(root, m, cgroup_sources, prepared)
+        let at = mounts::At {
+            root: root.as_fd(),
+            rootfs: &b.rootfs,
+        };
+        mounts::apply(at, m, cgroup_sources, prepared)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
+        if mounts::is_root(&m.dest) {
+            *root = nix::fcntl::open(
+                &b.rootfs,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .sys("open rootfs", b.rootfs.display())?;
+        }
+        let root = root.as_fd();
         if let Some(label) = mount_label
             && matches!(&m.kind, Kind::Fs { fstype, .. } if fstype == "mqueue")
         {
@@ -133,6 +147,7 @@ pub fn mount_all(
         .mounts
         .iter()
         .any(|m| m.dest.trim_end_matches('/') == "/dev" && matches!(m.kind, Kind::Bind { .. }));
+    let root = root.as_fd();
     if !dev_is_host_bind {
         default_dev(root, in_userns)?;
     }
