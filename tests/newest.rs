@@ -80,6 +80,42 @@ fn idmapped_bind_shows_mapped_owners() {
     b.assert_no_leftovers();
 }
 
+/// An idmapped bind whose source is a symlink binds what the link points
+/// to, as a plain bind does: a directory and a file, given by absolute and
+/// bundle-relative paths, with and without a user namespace.
+#[test]
+fn an_idmapped_bind_follows_a_symlink_source() {
+    for userns in [false, true] {
+        let mut b = peer_bundle(&["stat", "-c", "%u:%g", "/tmp/mnt/f", "/tmp/f"]);
+        let (src, _) = idmap_source(&b);
+        let (dir_link, file_link) = (b.dir.join("dir-link"), b.dir.join("file-link"));
+        std::os::unix::fs::symlink(&src, &dir_link).unwrap();
+        std::os::unix::fs::symlink("src/f", &file_link).unwrap();
+        // Host ids as the container sees them: itself, or through its maps.
+        let base = if userns { 100000 } else { 0 };
+        let mounts = b.config["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({
+            "destination": "/tmp/mnt", "type": "bind", "source": dir_link, "options": ["bind"],
+            "uidMappings": map(1000, base + 4000), "gidMappings": map(1000, base + 4001)
+        }));
+        mounts.push(json!({
+            "destination": "/tmp/f", "type": "bind", "source": "file-link", "options": ["bind"],
+            "uidMappings": map(1000, base + 5000), "gidMappings": map(1000, base + 5001)
+        }));
+        if userns {
+            b.config["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.config["linux"]["uidMappings"] = m.clone();
+            b.config["linux"]["gidMappings"] = m;
+        }
+        assert_eq!(b.run_ok(), "4000:4001\n5000:5001\n", "user namespace: {userns}");
+        b.assert_no_leftovers();
+    }
+}
+
 #[test]
 fn ridmap_maps_submounts_and_idmap_only_the_top() {
     for (opt, want) in [
