@@ -597,3 +597,68 @@ fn kill_ends_a_paused_container() {
         b.assert_no_leftovers();
     }
 }
+
+/// Hooks of one stage run one at a time, in the order listed: each starts
+/// after the one before it has exited, however long that one takes (the
+/// first sleeps longest) and whatever it leaves behind (a child of its
+/// own still running when it exits does not delay the next).
+#[test]
+fn hooks_of_a_stage_run_strictly_one_after_another() {
+    let mut b = bundle(&["true"]);
+    let log = b.dir.join("order.log");
+    let hook = |stage: &str, i: usize| {
+        let nap = format!("0.{}", 3 - i);
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!(
+            "echo \"{stage} {i} start\" >> {log}; sleep {nap}; (sleep 2 &); echo \"{stage} {i} end\" >> {log}",
+            log = log.display()
+        )]})
+    };
+    let stages = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ];
+    let mut hooks = serde_json::Map::new();
+    for s in stages {
+        hooks.insert(
+            s.into(),
+            json!((0..3).map(|i| hook(s, i)).collect::<Vec<_>>()),
+        );
+    }
+    b.config["hooks"] = serde_json::Value::Object(hooks);
+    assert!(b.create(&[]).status.success(), "{}", stderr(&b.create(&[])));
+    b.ok(&["start", &b.id]);
+    wait_status(&b, "stopped");
+    b.ok(&["delete", &b.id]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let want: Vec<String> = stages
+        .iter()
+        .flat_map(|s| (0..3).flat_map(move |i| [format!("{s} {i} start"), format!("{s} {i} end")]))
+        .collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), want);
+    b.assert_no_leftovers();
+}
+
+/// kill of a stopped container fails, every time: right after its
+/// process exits (before and after it is reaped) as well as later.
+#[test]
+fn kill_of_a_stopped_container_always_fails() {
+    for i in 0..20 {
+        let b = bundle(&["true"]);
+        assert!(b.create(&[]).status.success());
+        b.ok(&["start", &b.id]);
+        wait_status(&b, "stopped");
+        for sig in ["KILL", "TERM", "0"] {
+            let k = b.cmd(&["kill", &b.id, sig]).output().unwrap();
+            assert!(
+                !k.status.success(),
+                "round {i}: kill {sig} of a stopped container succeeded"
+            );
+            assert!(stderr(&k).contains("not running"), "{}", stderr(&k));
+        }
+        b.ok(&["delete", &b.id]);
+        b.assert_no_leftovers();
+    }
+}

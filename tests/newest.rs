@@ -111,7 +111,11 @@ fn an_idmapped_bind_follows_a_symlink_source() {
             b.config["linux"]["uidMappings"] = m.clone();
             b.config["linux"]["gidMappings"] = m;
         }
-        assert_eq!(b.run_ok(), "4000:4001\n5000:5001\n", "user namespace: {userns}");
+        assert_eq!(
+            b.run_ok(),
+            "4000:4001\n5000:5001\n",
+            "user namespace: {userns}"
+        );
         b.assert_no_leftovers();
     }
 }
