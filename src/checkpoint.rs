@@ -120,6 +120,45 @@ fn stdio(pid: i32, ours: &std::collections::HashSet<u64>) -> Result<Vec<(criu::I
     Ok(out)
 }
 
+/// --parent-path as CRIU reads it (and runc checks it): relative to the
+/// image directory, and a directory there. An absolute path would reach
+/// CRIU as one relative to the images, a missing one would make a full
+/// dump where an incremental one was asked for.
+fn check_parent(images: &Path, parent: &Path) -> Result<()> {
+    if parent.is_absolute() {
+        return Err(Error::msg(format!(
+            "invalid --parent-path {}: it must be relative to --image-path",
+            parent.display()
+        )));
+    }
+    // The image directory is made only once the checks pass: until then
+    // its `..` is read by name.
+    let real = if images.is_dir() {
+        images.join(parent)
+    } else {
+        let mut p = images.to_path_buf();
+        for c in parent.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    p.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => p.push(c),
+            }
+        }
+        p
+    };
+    let meta = std::fs::metadata(&real).sys("invalid --parent-path: stat", real.display())?;
+    if !meta.is_dir() {
+        return Err(Error::sys(
+            "invalid --parent-path",
+            real.display(),
+            nix::errno::Errno::ENOTDIR,
+        ));
+    }
+    Ok(())
+}
+
 pub struct Checkpoint {
     pub paths: Paths,
     pub parent: Option<PathBuf>,
@@ -133,6 +172,9 @@ pub struct Checkpoint {
 /// it back under the same id.
 pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<()> {
     need_root("checkpoint")?;
+    if let Some(p) = &o.parent {
+        check_parent(&o.paths.images, p)?;
+    }
     let c = state::load(root, id, true)?;
     match c.status() {
         Status::Running | Status::Paused => {}

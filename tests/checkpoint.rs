@@ -400,3 +400,53 @@ fn foreground_restore(b: &Bundle, img: &Path, at_least: u64) {
     assert_eq!(st.code(), Some(137), "foreground restore: {}", fg_err());
     b.assert_no_leftovers();
 }
+
+/// --parent-path is checked before anything is done, as runc checks it:
+/// relative to --image-path (as CRIU reads it) and a directory there.
+/// The container goes on running; no image directory is made. Needs no
+/// CRIU: nothing reaches it.
+#[test]
+fn a_bad_parent_path_is_refused_before_anything_is_done() {
+    let b = peer_bundle(&["sleep", "100"]);
+    assert!(b.create(&[]).status.success(), "create");
+    b.ok(&["start", &b.id]);
+    let img = b.dir.join("img");
+    std::fs::write(b.dir.join("a-file"), "").unwrap();
+    for (parent, want) in [
+        ("/abs/pre", "relative"),
+        ("../missing", "no such file or directory"),
+        ("../a-file", "not a directory"),
+    ] {
+        let out = b
+            .cmd(&[
+                "checkpoint",
+                "--image-path",
+                img.to_str().unwrap(),
+                "--parent-path",
+                parent,
+                &b.id,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--parent-path {parent} was accepted");
+        let e = stderr(&out).to_lowercase();
+        assert!(
+            e.contains("parent-path") && e.contains(want),
+            "--parent-path {parent}: {e}"
+        );
+        assert_eq!(
+            b.state()["status"],
+            "running",
+            "after --parent-path {parent}"
+        );
+        assert!(
+            !img.exists(),
+            "--parent-path {parent} left an image directory"
+        );
+    }
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_until("the container to stop", || b.state()["status"] == "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}
