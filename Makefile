@@ -17,7 +17,7 @@ DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 APT_PEERS   := runc crun
 
-.PHONY: all build install test lint demo bench conformance conformance-peers cve-peers deps-peers engines vm deps deps-build deps-bench clean fuzz
+.PHONY: all build install test lint demo bench conformance conformance-peers compat-peers cve-peers deps-peers engines vm deps deps-build deps-bench clean fuzz
 
 all: build
 
@@ -101,6 +101,12 @@ conformance-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
 	$(CARGO) build --workspace
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/sbin/runc --rootfs $(ROOTFS)
 	-$(SUBREAPER) $(CONFORMANCE) --runtime /usr/bin/crun --preload $(CURDIR)/$(CRUN_SHIM) --rootfs $(ROOTFS)
+
+# The tests of what outside suites found (issue 15) on berth, runc and
+# crun, for target/compat-peers/table.md: who else gets each behaviour
+# right. Fails only where berth fails (tests/compat-peers.sh).
+compat-peers: $(ROOTFS)/bin/busybox $(SUBREAPER) $(CRUN_SHIM) | deps-peers
+	CARGO="$(CARGO)" BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) bash tests/compat-peers.sh $(CRUN_SHIM)
 
 # The CVE regression tests on berth, runc, crun and berth before issue
 # 12's fixes (built from that commit) (tests/cve-peers.sh): fails unless

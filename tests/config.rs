@@ -108,7 +108,7 @@ fn scheduler_and_io_priority() {
 /// 0x40000000, or'ed with the policy).
 #[test]
 fn scheduler_flags_take_the_specs_names() {
-    let mut b = bundle(&["/tmp/sysprobe", "145", "0"]);
+    let mut b = peer_bundle(&["/tmp/sysprobe", "145", "0"]);
     b.with_sysprobe();
     b.config["process"]["scheduler"] =
         json!({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
@@ -417,7 +417,7 @@ fn no_pivot_runs_the_container_too() {
 /// The container's own /proc still works.
 #[test]
 fn no_pivot_leaves_no_bare_host_proc_or_sysfs_behind() {
-    let mut b = bundle(&[
+    let mut b = peer_bundle(&[
         "sh",
         "-c",
         "unshare -mrpf sh -c 'mount -t proc none /proc 2>&1 && echo proc-mounted; mount -t sysfs none /sys 2>&1 && echo sysfs-mounted'; head -c 4 /proc/self/stat >/dev/null && echo own-proc",
@@ -619,7 +619,7 @@ fn a_malformed_selinux_label_is_refused_where_selinux_is_on() {
 /// flags), as runc and crun leave it: 127.0.0.1 works without CNI.
 #[test]
 fn a_new_network_namespace_has_its_loopback_up() {
-    let b = bundle(&["cat", "/sys/class/net/lo/flags"]);
+    let b = peer_bundle(&["cat", "/sys/class/net/lo/flags"]);
     let flags = b.run_ok();
     let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
     assert_eq!(flags & 1, 1, "lo is down: {flags:#x}");
@@ -630,7 +630,7 @@ fn a_new_network_namespace_has_its_loopback_up() {
 /// the process runs as uid 0, gid 0.
 #[test]
 fn a_process_without_user_runs_as_root() {
-    let mut b = bundle(&["id"]);
+    let mut b = peer_bundle(&["id"]);
     b.config["process"].as_object_mut().unwrap().remove("user");
     let out = b.run_ok();
     assert!(out.starts_with("uid=0(root) gid=0(root)"), "{out}");
@@ -640,7 +640,7 @@ fn a_process_without_user_runs_as_root() {
 /// reads it; it is not refused.
 #[test]
 fn a_device_path_with_a_trailing_slash_is_the_device() {
-    let mut b = bundle(&["sh", "-c", "ls -l /dev/mynull | cut -c1"]);
+    let mut b = peer_bundle(&["sh", "-c", "ls -l /dev/mynull | cut -c1"]);
     b.config["linux"]["devices"] =
         json!([{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 438}]);
     assert_eq!(b.run_ok(), "c\n");

@@ -232,7 +232,7 @@ fn a_console_symlink_in_the_image_is_replaced_not_followed() {
 /// group, for the container's process and for exec -t alike (runc).
 #[test]
 fn the_terminal_belongs_to_the_processs_user_and_the_tty_group() {
-    let mut b = bundle(&["sh", "-c", "stat -c '%u %g' $(tty); sleep 100"]);
+    let mut b = peer_bundle(&["sh", "-c", "stat -c '%u %g' $(tty); sleep 100"]);
     let root = b.own_rootfs();
     let group = root.join("etc/group");
     let mut g = std::fs::read_to_string(&group).unwrap_or_default();

@@ -8,11 +8,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
 /// create must fail with all of `words` in its message and leave nothing.
+/// Another runtime (`make compat-peers`) words its errors its own way:
+/// there only the refusal counts.
 fn create_fails(b: &Bundle, words: &[&str]) -> String {
     let out = b.create(&[]);
     let e = stderr(&out);
     assert!(!out.status.success(), "create succeeded unexpectedly");
-    for w in words {
+    for w in words
+        .iter()
+        .filter(|_| b.runtime == std::path::Path::new(berth()))
+    {
         assert!(e.contains(w), "{w:?} not in {e:?}");
     }
     b.assert_no_leftovers();
@@ -441,11 +446,11 @@ fn output_to_a_reader_that_has_gone_ends_quietly() {
 /// that is not SemVer, a capability name that is no capability.
 #[test]
 fn a_non_semver_version_and_a_non_capability_are_refused() {
-    let mut b = bundle(&["true"]);
+    let mut b = peer_bundle(&["true"]);
     b.config["ociVersion"] = json!("invalid");
     b.write();
     create_fails(&b, &["ociVersion", "not a SemVer"]);
-    let mut b = bundle(&["true"]);
+    let mut b = peer_bundle(&["true"]);
     b.config["process"]["capabilities"]["bounding"]
         .as_array_mut()
         .unwrap()
@@ -466,7 +471,7 @@ fn a_non_semver_version_and_a_non_capability_are_refused() {
 #[test]
 fn hostname_sysctls_are_refused_for_the_fields() {
     for key in ["kernel.hostname", "kernel.domainname"] {
-        let mut b = bundle(&["true"]);
+        let mut b = peer_bundle(&["true"]);
         b.config["linux"]["sysctl"] = json!({key: "x"});
         b.write();
         create_fails(&b, &[&format!("linux.sysctl.{key}"), "field"]);

@@ -7,7 +7,15 @@ use serde_json::json;
 use std::process::Stdio;
 
 fn running(args: &[&str]) -> Bundle {
-    let b = bundle(args);
+    started(bundle(args))
+}
+
+/// `running` on the runtime under test (`make compat-peers`).
+fn peer_running(args: &[&str]) -> Bundle {
+    started(peer_bundle(args))
+}
+
+fn started(b: Bundle) -> Bundle {
     let out = b.create(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     b.ok(&["start", &b.id]);
@@ -427,7 +435,7 @@ fn exec_joins_the_containers_session_keyring() {
 /// the ambient set every program the shell started would hold it.
 #[test]
 fn exec_cap_stays_with_the_process_and_is_not_inherited() {
-    let b = running(&["sleep", "100"]);
+    let b = peer_running(&["sleep", "100"]);
     let bit = 1u64 << 13; // CAP_NET_RAW
     let field = |status: &str, name: &str| {
         let line = status
@@ -478,7 +486,7 @@ fn exec_cap_stays_with_the_process_and_is_not_inherited() {
 /// under runc: its pid, seen from inside, is its session and group id.
 #[test]
 fn an_exec_process_leads_its_own_session() {
-    let b = running(&["sleep", "100"]);
+    let b = peer_running(&["sleep", "100"]);
     let out = exec(
         &b,
         &[&b.id, "sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat"],
@@ -495,7 +503,7 @@ fn an_exec_process_leads_its_own_session() {
 /// exec'd process gets the container's LINUX32 too (uname -m says i686).
 #[test]
 fn an_exec_process_gets_the_containers_personality() {
-    let mut b = bundle(&["sh", "-c", "uname -m > /tmp/init; sleep 100"]);
+    let mut b = peer_bundle(&["sh", "-c", "uname -m > /tmp/init; sleep 100"]);
     b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
     let out = b.create(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -513,7 +521,7 @@ fn an_exec_process_gets_the_containers_personality() {
 /// set up, for start.
 #[test]
 fn exec_into_a_created_container() {
-    let b = bundle(&["sleep", "100"]);
+    let b = peer_bundle(&["sleep", "100"]);
     assert!(b.create(&[]).status.success());
     let out = exec(&b, &[&b.id, "sh", "-c", "cat /proc/1/cmdline; exit 3"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

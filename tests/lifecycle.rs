@@ -113,7 +113,7 @@ fn create_start_kill_delete_with_states_and_pid_file() {
 /// --force deletes it, killing its init.
 #[test]
 fn a_created_container_is_deleted_only_with_force() {
-    let b = bundle(&["true"]);
+    let b = peer_bundle(&["true"]);
     assert!(b.create(&[]).status.success());
     let pid = b.state()["pid"].as_i64().unwrap();
     let out = b.cmd(&["delete", &b.id]).output().unwrap();
@@ -200,7 +200,7 @@ fn run_keep_leaves_a_stopped_container() {
 
 #[test]
 fn hooks_run_in_order_with_the_state_on_stdin() {
-    let b = bundle(&["true"]);
+    let b = peer_bundle(&["true"]);
     let mut b = b;
     let log = b.dir.join("hooks.log");
     let hook = |stage: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{stage} $s\" >> {}", log.display())]});
@@ -344,7 +344,7 @@ fn poststart_sees_the_program_not_berth() {
 /// run.
 #[test]
 fn failing_poststart_destroys_the_container_and_poststop_only_warns() {
-    let mut b = bundle(&["sleep", "100"]);
+    let mut b = peer_bundle(&["sleep", "100"]);
     let log = b.dir.join("hooks.log");
     let fail = json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]});
     let note = |s: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {s} >> {}", log.display())]});
@@ -370,7 +370,7 @@ fn failing_poststart_destroys_the_container_and_poststop_only_warns() {
     b.assert_no_leftovers();
 
     // run: the same error, and nothing is left.
-    let mut b = bundle(&["sleep", "100"]);
+    let mut b = peer_bundle(&["sleep", "100"]);
     b.config["hooks"] = json!({"poststart": [fail]});
     let out = b.run();
     assert!(!out.status.success());
@@ -558,7 +558,7 @@ fn notify_socket_ready_is_passed_on_with_the_init_pid() {
 /// with or without --all, and fails once it is gone.
 #[test]
 fn kill_0_probes_whether_the_container_runs() {
-    let b = bundle(&["sleep", "100"]);
+    let b = peer_bundle(&["sleep", "100"]);
     assert!(b.create(&[]).status.success());
     b.ok(&["kill", &b.id, "0"]);
     b.ok(&["start", &b.id]);
@@ -580,7 +580,7 @@ fn kill_0_probes_whether_the_container_runs() {
 #[test]
 fn kill_ends_a_paused_container() {
     for all in [false, true] {
-        let b = bundle(&["sleep", "100"]);
+        let b = peer_bundle(&["sleep", "100"]);
         assert!(b.create(&[]).status.success());
         b.ok(&["start", &b.id]);
         b.ok(&["pause", &b.id]);
@@ -604,7 +604,7 @@ fn kill_ends_a_paused_container() {
 /// own still running when it exits does not delay the next).
 #[test]
 fn hooks_of_a_stage_run_strictly_one_after_another() {
-    let mut b = bundle(&["true"]);
+    let mut b = peer_bundle(&["true"]);
     let log = b.dir.join("order.log");
     let hook = |stage: &str, i: usize| {
         let nap = format!("0.{}", 3 - i);
@@ -646,7 +646,7 @@ fn hooks_of_a_stage_run_strictly_one_after_another() {
 #[test]
 fn kill_of_a_stopped_container_always_fails() {
     for i in 0..20 {
-        let b = bundle(&["true"]);
+        let b = peer_bundle(&["true"]);
         assert!(b.create(&[]).status.success());
         b.ok(&["start", &b.id]);
         wait_status(&b, "stopped");
