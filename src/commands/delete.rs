@@ -68,10 +68,7 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
         Err(e) => return Err(Error::sys("kill", format!("container {}", c.saved.id), e)),
     }
-    // A frozen process only dies once thawed.
-    if c.saved.cgroup.is_frozen() {
-        c.saved.cgroup.freeze(false)?;
-    }
+    c.saved.cgroup.thaw_to_die()?;
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(10_000u16)) {
         Ok(0) => Err(Error::msg(format!(

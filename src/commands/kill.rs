@@ -47,7 +47,9 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
                 return Err(Error::sys("kill", pid, nix::errno::Errno::last()));
             }
         }
-        thaw_to_die(&c, sig)?;
+        if sig == libc::SIGKILL {
+            c.saved.cgroup.thaw_to_die()?;
+        }
         return Ok(0);
     }
     if c.status() == Status::Stopped {
@@ -58,18 +60,11 @@ pub fn run(g: &Global, a: &KillArgs) -> Result<i32> {
         .ok_or_else(|| Error::msg("container not running"))?;
     sys::pidfd_send_signal(fd.as_fd(), sig)
         .map_err(|e| Error::sys("kill", format!("container {}", a.id), e))?;
-    thaw_to_die(&c, sig)?;
-    Ok(0)
-}
-
-/// A frozen process does not die of SIGKILL until thawed: a paused
-/// container would stay paused, its processes frozen, forever. After a
-/// SIGKILL it is thawed, as runc does; other signals wait for `resume`.
-fn thaw_to_die(c: &state::Container, sig: i32) -> Result<()> {
-    if sig == libc::SIGKILL && c.saved.cgroup.is_frozen() {
-        c.saved.cgroup.freeze(false)?;
+    // Other signals wait for `resume`, as with runc.
+    if sig == libc::SIGKILL {
+        c.saved.cgroup.thaw_to_die()?;
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Signal what a busy container's lock holder (its create, start, ...)
