@@ -464,12 +464,27 @@ pub fn send_to_listener(
         None,
     )
     .sys(&format!("{field}: send the notify fd to"), l.path.display())?;
-    if n != payload.len() {
-        return Err(Error::msg(format!(
-            "{field}: send the notify fd to {}: short write ({n} of {} bytes)",
-            l.path.display(),
-            payload.len()
-        )));
+    // A state with large annotations outgrows one send on a stream: the
+    // fd went with the first part, the rest follows.
+    let mut rest = &payload.as_bytes()[n..];
+    while !rest.is_empty() {
+        match nix::sys::socket::send(sock.as_raw_fd(), rest, MsgFlags::MSG_NOSIGNAL) {
+            Ok(0) => {
+                return Err(Error::msg(format!(
+                    "{field}: send the state to {}: the listener stopped reading",
+                    l.path.display()
+                )));
+            }
+            Ok(k) => rest = &rest[k..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("{field}: send the state to"),
+                    l.path.display(),
+                    e,
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -477,6 +492,54 @@ pub fn send_to_listener(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listener gets the notify fd and the whole state, a megabyte of
+    /// annotations included: more than one send on a stream carries.
+    #[test]
+    fn a_megabyte_of_state_reaches_the_listener_whole() {
+        let dir = crate::tempdir::TempDir::new();
+        let path = dir.path().join("l.sock");
+        let server = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let reader = std::thread::spawn(move || {
+            let (conn, _) = server.accept().unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut space = nix::cmsg_space!([RawFd; 1]);
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = nix::sys::socket::recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .unwrap();
+            let got_fd = msg
+                .cmsgs()
+                .unwrap()
+                .any(|c| matches!(c, nix::sys::socket::ControlMessageOwned::ScmRights(f) if f.len() == 1));
+            let n = msg.bytes;
+            let mut text = buf[..n].to_vec();
+            let mut conn = conn;
+            conn.read_to_end(&mut text).unwrap();
+            (got_fd, text)
+        });
+        let big = "x".repeat(1 << 20);
+        let state = serde_json::json!({"ociVersion": "1.2.0", "annotations": {"big": big}});
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let l = Listener {
+            path: path.clone(),
+            metadata: Some("m".into()),
+        };
+        send_to_listener(&l, std::os::fd::AsFd::as_fd(&r), 42, &state).unwrap();
+        let (got_fd, text) = reader.join().unwrap();
+        assert!(got_fd, "no fd came with the state");
+        let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(doc["pid"], 42);
+        assert_eq!(doc["metadata"], "m");
+        assert_eq!(
+            doc["state"]["annotations"]["big"].as_str().unwrap().len(),
+            1 << 20
+        );
+    }
 
     fn profile(json: &str) -> LinuxSeccomp {
         serde_json::from_str(json).unwrap()
