@@ -132,11 +132,24 @@ fn check_parent(images: &Path, parent: &Path) -> Result<()> {
         )));
     }
     // The image directory is made only once the checks pass: until then
-    // its `..` is read by name.
+    // the `..` of what is not there yet is read by name, from the deepest
+    // part that is there, resolved as the kernel will resolve it.
     let real = if images.is_dir() {
         images.join(parent)
     } else {
-        let mut p = images.to_path_buf();
+        let mut there = images;
+        let mut missing = Vec::new();
+        while !there.exists() {
+            match (there.parent(), there.file_name()) {
+                (Some(up), Some(name)) => {
+                    missing.push(name);
+                    there = up;
+                }
+                _ => break,
+            }
+        }
+        let mut p = std::fs::canonicalize(there).unwrap_or_else(|_| there.to_path_buf());
+        p.extend(missing.iter().rev());
         for c in parent.components() {
             match c {
                 std::path::Component::ParentDir => {
@@ -184,6 +197,13 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
                 s.as_str()
             )));
         }
+    }
+    // Its root is a detached tree in berth's mount namespace, which CRIU
+    // can neither find in a mountinfo nor bring back.
+    if c.saved.shares_mount_ns {
+        return Err(Error::msg(format!(
+            "cannot checkpoint container {id}: it has no mount namespace of its own"
+        )));
     }
     // The config the container was created from, for what is external.
     let bundle = spec::load_bundle(&c.saved.bundle)

@@ -61,6 +61,11 @@ pub struct Saved {
     /// session keyring too.
     #[serde(default)]
     pub no_new_keyring: bool,
+    /// The config has no mount namespace: the container is in berth's,
+    /// rooted in a detached tree (rootfs::build_apart), which exec must
+    /// enter by the init's root, whatever namespace exec runs in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shares_mount_ns: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,6 +438,7 @@ impl Saved {
             memory_policy: None,
             personality: None,
             no_new_keyring: false,
+            shares_mount_ns: false,
         }
     }
 }
@@ -621,6 +627,7 @@ mod tests {
             memory_policy: None,
             personality: None,
             no_new_keyring: false,
+            shares_mount_ns: false,
         }
     }
 

@@ -50,6 +50,8 @@ mounts an_unbindable_rootfs_propagation_goes_on_the_new_root|rootfsPropagation u
 mounts a_user_namespace_binds_sources_only_the_hosts_root_can_reach|user namespace: root-only bind sources, locked flags kept
 mounts a_config_without_namespaces_shares_the_runtimes_and_leaves_no_mounts|no namespaces: runs, leaves no host mounts
 mounts a_bind_over_the_root_replaces_the_image|a bind mount over the root
+mounts a_destination_linked_to_the_root_is_the_root|a destination the image links to the root
+mounts a_user_namespace_bind_never_follows_a_planted_link_as_the_hosts_root|user namespace: a planted link in a bind source
 newest an_idmapped_bind_follows_a_symlink_source|an idmapped bind of a symlink source
 "
 

@@ -179,7 +179,7 @@ fn a_user_namespace_binds_sources_only_the_hosts_root_can_reach() {
     let mut b = peer_bundle(&[
         "sh",
         "-c",
-        "cat /tmp/a/foo.txt; stat -c %a /tmp/b; touch /tmp/c/x 2>&1 | grep -c Read-only; \
+        "cat /tmp/a/foo.txt /tmp/d/foo.txt; stat -c %a /tmp/b; touch /tmp/c/x 2>&1 | grep -c Read-only; \
          mount -o remount,bind,rw /tmp/c 2>/dev/null && echo remounted; touch /tmp/c/y 2>/dev/null && echo wrote; true",
     ]);
     b.config["linux"]["namespaces"] = json!([
@@ -205,10 +205,60 @@ fn a_user_namespace_binds_sources_only_the_hosts_root_can_reach() {
     mounts.push(
         json!({"destination": "/tmp/c", "type": "bind", "source": ro_src, "options": ["bind"]}),
     );
+    // A link of the host's root's on the way is followed as mount(2) would.
+    let root_link = b.dir.join("root-link");
+    std::os::unix::fs::symlink(secret.join("dir"), &root_link).unwrap();
+    mounts.push(
+        json!({"destination": "/tmp/d", "type": "bind", "source": root_link, "options": ["bind"]}),
+    );
     let host_mount = HostMount::bind_ro(&ro_src);
     let out = b.run_ok();
     drop(host_mount);
-    assert_eq!(out, "only root could read this\n700\n1\n");
+    assert_eq!(
+        out,
+        "only root could read this\nonly root could read this\n700\n1\n"
+    );
+    b.assert_no_leftovers();
+}
+
+/// The host's root, opening bind sources for a user namespace, follows
+/// no link that anybody else owns: one the container could have planted
+/// (in a volume it writes) would lead it to what the container's root may
+/// not reach. Such a source is left to the init, whose credentials are
+/// the container's: a link into a root-only directory fails.
+#[test]
+fn a_user_namespace_bind_never_follows_a_planted_link_as_the_hosts_root() {
+    let mut b = peer_bundle(&["cat", "/tmp/a/foo.txt"]);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
+    ]);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let secret = b.dir.join("secret");
+    std::fs::create_dir_all(secret.join("dir")).unwrap();
+    std::fs::write(secret.join("dir/foo.txt"), "only root could read this\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The volume the container writes, with the link it planted there.
+    let volume = b.dir.join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    std::os::unix::fs::chown(&volume, Some(100000), Some(100000)).unwrap();
+    let planted = volume.join("link");
+    std::os::unix::fs::symlink(secret.join("dir"), &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(100000), Some(100000)).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/tmp/a", "type": "bind", "source": planted, "options": ["bind"]}),
+    );
+    let out = b.run();
+    assert!(
+        !out.status.success(),
+        "the planted link was followed to a root-only directory: {}",
+        stdout(&out)
+    );
+    if runtime_is_berth() {
+        let e = stderr(&out);
+        assert!(e.contains("permission denied"), "{e}");
+    }
     b.assert_no_leftovers();
 }
 
@@ -313,6 +363,36 @@ fn a_config_without_namespaces_shares_the_runtimes_and_leaves_no_mounts() {
         "test -r /proc/self/status && echo proc",
     ]);
     assert_eq!(proc_mounted, "proc\n");
+    // exec from another mount namespace (an engine's private one) lands
+    // in the container's root too, not in that namespace's.
+    let elsewhere = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(&b.runtime)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", &b.id, "cat", "/marker"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&elsewhere),
+        "the container's root\n",
+        "{}",
+        stderr(&elsewhere)
+    );
+    // CAP_SYS_ADMIN would let a process leave the root for the host's.
+    if runtime_is_berth() {
+        let out = b
+            .cmd(&["exec", "--cap", "CAP_SYS_ADMIN", &b.id, "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "exec --cap CAP_SYS_ADMIN without a mount namespace"
+        );
+        assert!(stderr(&out).contains("CAP_SYS_ADMIN"), "{}", stderr(&out));
+    }
     b.ok(&["kill", &b.id, "KILL"]);
     for _ in 0..100 {
         if b.state()["status"] == "stopped" {
@@ -354,5 +434,50 @@ fn a_bind_over_the_root_replaces_the_image() {
         json!({"destination": "/", "type": "bind", "source": other, "options": ["rbind", "ro"]}),
     );
     assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
+    b.assert_no_leftovers();
+}
+
+/// A destination the image links to the root (`/data -> /`) is the root
+/// too: a bind there replaces the tree with its options, and what comes
+/// after goes on the new tree; anything but a bind there is refused.
+#[test]
+fn a_destination_linked_to_the_root_is_the_root() {
+    let mut b = peer_bundle(&[
+        "sh",
+        "-c",
+        "cat /which; touch /x 2>&1 | grep -c Read-only; test -r /proc/self/status && echo proc",
+    ]);
+    b.config["root"]["readonly"] = json!(false);
+    let root = b.own_rootfs();
+    std::os::unix::fs::symlink("/", root.join("data")).unwrap();
+    let other = b.dir.join("other");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(other.join("which"), "the bound tree\n").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().insert(
+        0,
+        json!({"destination": "/data", "type": "bind", "source": other, "options": ["rbind", "ro"]}),
+    );
+    assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
+    b.assert_no_leftovers();
+
+    let mut b = peer_bundle(&["true"]);
+    let root = b.own_rootfs();
+    std::os::unix::fs::symlink("/", root.join("data")).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().insert(
+        0,
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs"}),
+    );
+    let out = b.run();
+    assert!(!out.status.success(), "a tmpfs went over the root");
+    if runtime_is_berth() {
+        let e = stderr(&out);
+        assert!(e.contains("resolves to the root"), "{e}");
+    }
     b.assert_no_leftovers();
 }

@@ -142,6 +142,9 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         .pidfd()
         .ok_or_else(|| Error::msg(format!("container {} is not running", a.id)))?;
     let caps = crate::spec::capability_sets(&process);
+    if c.saved.shares_mount_ns {
+        crate::spec::fits_a_shared_mount_namespace(&caps)?;
+    }
     let seccomp = c
         .saved
         .seccomp
@@ -184,6 +187,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> Result<i32> {
         join_late,
         state: c.oci_state("running"),
         keyring: (!c.saved.no_new_keyring).then_some(c.saved.id.as_str()),
+        shares_mount_ns: c.saved.shares_mount_ns,
     })?;
     if let Some(p) = &a.pid_file {
         crate::launch::write_pid_file(p, pid)?;

@@ -54,6 +54,8 @@ pub struct ExecPlan<'a> {
     /// The session keyring to join (the container's id), unless the
     /// container was created with --no-new-keyring.
     pub keyring: Option<&'a str>,
+    /// The container has no mount namespace of its own (Saved's).
+    pub shares_mount_ns: bool,
 }
 
 /// Namespaces of the init that differ from ours: the ones to join.
@@ -85,10 +87,13 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     // stage-1 and the process inherit it from birth (see create).
     super::non_dumpable()?;
     let join = namespaces_to_join(plan.init_pid);
-    let root = if join.contains(CloneFlags::CLONE_NEWNS) {
-        None
-    } else {
+    // Opened before any namespace is joined: joining the init's mount
+    // namespace (berth's, or the one exec runs in differs) would root us
+    // at that namespace's root, the host's.
+    let root = if plan.shares_mount_ns {
         Some(init_root(plan)?)
+    } else {
+        None
     };
     let v2 = match plan.join_late {
         None => plan.cgroup.open_v2_dir()?,
@@ -184,9 +189,10 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     }
 }
 
-/// The init's root, for a container that shares our mount namespace
-/// (its config has none): joining the namespace would not take us there,
-/// its root is a detached tree (rootfs::enter_detached).
+/// The init's root, for a container without a mount namespace of its
+/// own: it is a detached tree (rootfs::enter_detached), which no
+/// namespace's root leads to. Whatever the init chroots into later is
+/// inside that tree: nothing outside it is reachable from there.
 fn init_root(plan: &ExecPlan) -> Result<OwnedFd> {
     let path = format!("/proc/{}/root", plan.init_pid);
     let root = nix::fcntl::open(

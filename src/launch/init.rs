@@ -150,6 +150,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         })
         .collect();
     let dev_ro = rootfs::mount_all(b, &mut root, &cgroup.mount_sources(), in_userns, &prepared)?;
+    // The bind sources opened as the host's root go as soon as they are
+    // bound.
+    drop(prepared);
+    drop(sources);
     crate::logging::step("init: mounted");
     let cwd = b.process.cwd().to_string_lossy().into_owned();
     mounts::resolve_create(root.as_fd(), &cwd, mounts::Want::Dir)

@@ -472,6 +472,7 @@ pub(crate) fn saved_state(
         memory_policy: linux.and_then(|l| l.memory_policy().clone()),
         personality: linux.and_then(|l| l.personality().clone()),
         no_new_keyring,
+        shares_mount_ns: !bundle.namespaces.private(LinuxNamespaceType::Mount),
         oci_version: bundle.spec.version().clone(),
     })
 }
@@ -534,11 +535,20 @@ fn send_bind_sources(bundle: &Bundle, undo: &Undo, parent_ch: &Channel) -> Resul
     let Some((_, pidfd)) = undo.init.as_ref().filter(|_| !sources.is_empty()) else {
         return Ok(());
     };
-    crate::linux::bindsrc::open_in(pidfd.as_fd(), &sources, &|i, fd| {
+    let sent = crate::linux::bindsrc::open_in(pidfd.as_fd(), &sources, &|i, fd| {
         let msg = Channel::encode(&Msg::MountSource(i))?;
         parent_ch.send_with_fd(&msg, fd, "a bind-mount source")
-    })
-    .map_err(|e| e.context("open the bind-mount sources for the user namespace"))?;
+    });
+    if let Err(e) = sent {
+        // An init that failed first (its send then found no reader) says
+        // why in the message it left: that is the error to report.
+        if sys::exited(pidfd.as_fd())
+            && let Ok(Some(Msg::Error(m))) = parent_ch.recv()
+        {
+            return Err(Error::msg(m));
+        }
+        return Err(e.context("open the bind-mount sources for the user namespace"));
+    }
     crate::logging::step("bind sources sent");
     Ok(())
 }

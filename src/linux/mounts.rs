@@ -221,17 +221,38 @@ pub fn is_root(dest: &str) -> bool {
 /// The root of the mount just made at `dest`. The rootfs fd names the
 /// mount below one made over the root itself: that one is found by the
 /// rootfs's path, which the engine gave and the image cannot change.
-fn top(root: BorrowedFd, rootfs: &Path, dest: &str) -> Result<OwnedFd> {
-    if is_root(dest) {
+fn top(at: At, dest: &str) -> Result<OwnedFd> {
+    if at.over_root {
         nix::fcntl::open(
-            rootfs,
+            at.rootfs,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .sys("open rootfs", rootfs.display())
+        .sys("open rootfs", at.rootfs.display())
     } else {
-        resolve_create(root, dest, Want::Dir)
+        resolve_create(at.root, dest, Want::Dir)
     }
+}
+
+/// Only a bind may go over the root (`plan` refuses the others by name;
+/// this catches a destination the image's links lead there).
+fn not_the_root(target: BorrowedFd, root: BorrowedFd, dest: &str) -> Result<()> {
+    if resolves_to_root(target, root, dest)? {
+        return Err(Error::config(
+            "destination",
+            format!("{dest} resolves to the root itself: only a bind mount may go over it"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a destination resolved to is the root itself: named so (`/`,
+/// `/a/..`) or through the image's links (`/data -> /`), which is only
+/// known once resolved.
+fn resolves_to_root(target: BorrowedFd, root: BorrowedFd, dest: &str) -> Result<bool> {
+    let t = sys::mount_and_inode(target).sys("statx", dest)?;
+    let r = sys::mount_and_inode(root).sys("statx", "the rootfs")?;
+    Ok(t == r)
 }
 
 /// runtime-spec's recursive mount options (1.1+) and their mount_setattr
@@ -405,11 +426,13 @@ fn opt(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-/// The rootfs mounts go into: an fd on it, and its path (`top`).
+/// The rootfs mounts go into: an fd on it, and its path (`top`); and
+/// whether the mount at hand goes over the root itself.
 #[derive(Clone, Copy)]
 pub struct At<'a> {
     pub root: BorrowedFd<'a>,
     pub rootfs: &'a Path,
+    pub over_root: bool,
 }
 
 /// Bind `source` onto an fd, then apply ro/nosuid/... with a remount, which
@@ -438,7 +461,7 @@ pub fn bind(
     let bits = remount_bits(flags);
     if !bits.is_empty() {
         // The fd points below the new mount; open the mount's own root.
-        let top = top(at.root, at.rootfs, dest)?;
+        let top = top(at, dest)?;
         remount(top.as_fd(), bits, dest)?;
     }
     Ok(())
@@ -504,46 +527,52 @@ pub fn remount(target: BorrowedFd, flags: MsFlags, what: &str) -> Result<()> {
 /// Mount one planned filesystem inside the rootfs. `prepared` is what
 /// create made ready for a bind: the detached tree of an idmapped one, or
 /// the source opened for the init of a user namespace (bindsrc.rs).
+/// Says whether the mount went over the root itself, which the caller's
+/// rootfs fd no longer reaches.
 pub fn apply(
     at: At,
     m: &MountPlan,
     cgroup_sources: &[(String, PathBuf)],
     prepared: Option<BorrowedFd>,
-) -> Result<()> {
+) -> Result<bool> {
     let root = at.root;
+    let mut at = at;
     match &m.kind {
-        Kind::Bind { source, .. } if m.idmap.is_some() => {
-            let detached =
-                prepared.ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
-            let target = resolve_create(root, &m.dest, want_like(source)?)?;
-            sys::move_mount_fds(detached, target.as_fd()).sys(
-                "move_mount idmapped",
-                format!("{} on {}", source.display(), m.dest),
-            )?;
-            let bits = remount_bits(m.flags);
-            if !bits.is_empty() {
-                let top = top(root, at.rootfs, &m.dest)?;
-                remount(top.as_fd(), bits, &m.dest)?;
-            }
-        }
-        Kind::Bind { source, recursive } => match prepared {
-            Some(fd) => {
-                let st = nix::sys::stat::fstat(fd).sys("stat", source.display())?;
-                let want = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                    Want::Dir
-                } else {
-                    Want::File
-                };
-                let target = resolve_create(root, &m.dest, want)?;
+        Kind::Bind { source, recursive } => {
+            // The target is made like the source: a directory or a file.
+            let want = match prepared {
+                Some(fd) => {
+                    let st = nix::sys::stat::fstat(fd).sys("stat", source.display())?;
+                    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                        Want::Dir
+                    } else {
+                        Want::File
+                    }
+                }
+                None => want_like(source)?,
+            };
+            let target = resolve_create(root, &m.dest, want)?;
+            at.over_root = resolves_to_root(target.as_fd(), root, &m.dest)?;
+            if m.idmap.is_some() {
+                let detached = prepared
+                    .ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
+                sys::move_mount_fds(detached, target.as_fd()).sys(
+                    "move_mount idmapped",
+                    format!("{} on {}", source.display(), m.dest),
+                )?;
+                let bits = remount_bits(m.flags);
+                if !bits.is_empty() {
+                    let top = top(at, &m.dest)?;
+                    remount(top.as_fd(), bits, &m.dest)?;
+                }
+            } else if let Some(fd) = prepared {
                 let opened = PathBuf::from(sys::fd_path(fd));
                 bind(&opened, target.as_fd(), *recursive, m.flags, at, &m.dest)
                     .map_err(|e| e.context(format!("source {}", source.display())))?;
-            }
-            None => {
-                let target = resolve_create(root, &m.dest, want_like(source)?)?;
+            } else {
                 bind(source, target.as_fd(), *recursive, m.flags, at, &m.dest)?;
             }
-        },
+        }
         Kind::Fs { fstype, source } => {
             if fstype == "proc" || fstype == "sysfs" {
                 ordinary_directory(root, &m.dest, fstype)?;
@@ -562,6 +591,7 @@ pub fn apply(
                     None
                 };
             let target = resolve_create(root, &m.dest, Want::Dir)?;
+            not_the_root(target.as_fd(), root, &m.dest)?;
             let data = match (&tmpfs_mode, m.data.is_empty()) {
                 (Some(mode), true) => mode.clone(),
                 (Some(mode), false) => format!("{},{mode}", m.data),
@@ -610,7 +640,7 @@ pub fn apply(
                 r => r.sys(&format!("mount {fstype}"), &m.dest)?,
             }
             if let Some(below) = below {
-                let top = top(root, at.rootfs, &m.dest)?;
+                let top = top(at, &m.dest)?;
                 copy_tree(
                     Path::new(&sys::fd_path(below.as_fd())),
                     Path::new(&sys::fd_path(top.as_fd())),
@@ -620,6 +650,7 @@ pub fn apply(
         }
         Kind::Cgroup => {
             let target = resolve_create(root, &m.dest, Want::Dir)?;
+            not_the_root(target.as_fd(), root, &m.dest)?;
             mount(
                 Some("tmpfs"),
                 sys::fd_path(target.as_fd()).as_str(),
@@ -639,18 +670,18 @@ pub fn apply(
             if m.flags.contains(MsFlags::MS_RDONLY) {
                 set |= sys::MOUNT_ATTR_RDONLY;
             }
-            let top = top(root, at.rootfs, &m.dest)?;
+            let top = top(at, &m.dest)?;
             sys::mount_setattr(top.as_fd(), set, true)
                 .sys("set options of cgroup mount", &m.dest)?;
         }
     }
     if let Some((set, clr)) = m.recursive_attrs {
-        let top = top(root, at.rootfs, &m.dest)?;
+        let top = top(at, &m.dest)?;
         sys::mount_setattr_clr(top.as_fd(), set, clr, true)
             .sys("set recursive mount options of", &m.dest)?;
     }
     if !m.propagation.is_empty() {
-        let top = top(root, at.rootfs, &m.dest)?;
+        let top = top(at, &m.dest)?;
         for p in &m.propagation {
             mount(
                 None::<&str>,
@@ -662,7 +693,7 @@ pub fn apply(
             .sys("set mount propagation", &m.dest)?;
         }
     }
-    Ok(())
+    Ok(at.over_root)
 }
 
 /// proc and sysfs go only on a directory the image really has there, not

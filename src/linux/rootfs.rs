@@ -124,10 +124,11 @@ pub fn mount_all(
         let at = mounts::At {
             root: root.as_fd(),
             rootfs: &b.rootfs,
+            over_root: false,
         };
-        mounts::apply(at, m, cgroup_sources, prepared)
+        let over_root = mounts::apply(at, m, cgroup_sources, prepared)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
-        if mounts::is_root(&m.dest) {
+        if over_root {
             *root = nix::fcntl::open(
                 &b.rootfs,
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,

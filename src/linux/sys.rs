@@ -89,6 +89,12 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// Has the process behind `pidfd` exited (a pidfd polls readable then)?
+pub fn exited(pidfd: BorrowedFd) -> bool {
+    let mut fds = [nix::poll::PollFd::new(pidfd, nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
 /// Mark every fd from `first` up close-on-exec, so exec drops whatever the
 /// caller leaked to us (engines do) without racing on a directory listing.
 pub fn cloexec_from(first: u32) -> nix::Result<()> {
@@ -473,4 +479,26 @@ pub fn move_mount_fds(from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
         )
     };
     Errno::result(r).map(drop)
+}
+
+/// The mount and inode an fd names (statx with STATX_MNT_ID): two fds
+/// name the same place only if both match, a bind of a directory
+/// elsewhere having the inode but not the mount.
+pub fn mount_and_inode(fd: BorrowedFd) -> nix::Result<(u64, u64, u64)> {
+    // SAFETY: an all-zero statx is a valid out-buffer.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor, the path an empty C string and st
+    // a buffer of the size statx writes.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO | libc::STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    Errno::result(r)?;
+    let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
+    Ok((st.stx_mnt_id, dev, st.stx_ino))
 }
