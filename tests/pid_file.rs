@@ -53,3 +53,38 @@ fn a_pid_file_never_follows_a_planted_symlink() {
     );
     b.ok(&["delete", "--force", &b.id]);
 }
+
+/// A directory on the way to the pid file may be somebody else's link
+/// too (planted in a directory of theirs that the engine's path crosses):
+/// it is not followed, and nothing is written where it leads. berth
+/// refuses with the link's name; the container is not created.
+#[test]
+fn a_pid_file_never_follows_a_planted_link_on_the_way() {
+    let b = peer_bundle(&["sleep", "100"]);
+    // Where the link leads: a directory of root's.
+    let decoy = b.dir.join("decoy");
+    std::fs::create_dir(&decoy).unwrap();
+    let theirs = b.dir.join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    let link = theirs.join("run");
+    std::os::unix::fs::symlink(&decoy, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let target = link.join("pidfile");
+    let out = b.create(&["--pid-file", target.to_str().unwrap()]);
+    let written: Vec<_> = std::fs::read_dir(&decoy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        written.is_empty(),
+        "the pid file went where a planted link leads: {written:?}"
+    );
+    if runtime_is_berth() {
+        assert!(!out.status.success(), "create followed the link");
+        let e = stderr(&out);
+        assert!(e.contains("not followed") && e.contains("uid 65534"), "{e}");
+        b.assert_no_leftovers();
+    }
+}

@@ -588,7 +588,7 @@ fn socket_activation() -> (u32, Vec<String>) {
 /// with O_EXCL|O_NOFOLLOW (an existing name, link or not, is refused),
 /// and rename replaces the target itself, never what a link there names.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    use nix::fcntl::{OFlag, open, renameat};
+    use nix::fcntl::{OFlag, renameat};
     use std::io::Write;
     let name = path
         .file_name()
@@ -597,12 +597,18 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let dir = open(
-        parent,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .sys("open pid file directory", parent.display())?;
+    // The directory's path is the caller's, but not every directory on
+    // it need be: a link somebody else planted on the way is not followed.
+    let what = format!("--pid-file directory {}", parent.display());
+    let dir = match crate::linux::trusted::open(parent, &what)? {
+        crate::linux::trusted::Walked::Opened(dir) => dir,
+        crate::linux::trusted::Walked::Untrusted { link, owner } => {
+            return Err(Error::msg(format!(
+                "{what}: {} on the way is a link of uid {owner}'s: not followed",
+                link.display()
+            )));
+        }
+    };
     let (tmp, file) = (0..16)
         .find_map(|_| {
             let tmp = format!(".{}.{:016x}", name.to_string_lossy(), random_u64());

@@ -16,13 +16,10 @@
 
 use crate::error::{Error, Result, SysContext};
 use crate::linux::sys;
-use nix::fcntl::AtFlags;
+use crate::linux::trusted::{self, Walked};
 use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Component, Path};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
 /// Open each `(mount index, source)` with O_PATH inside the mount
 /// namespace of the process `pidfd` names, and `send` each fd on. The
@@ -40,7 +37,10 @@ pub fn open_in(
                 nix::sched::setns(pidfd, nix::sched::CloneFlags::CLONE_NEWNS)
                     .sys("setns", "the init's mount namespace")?;
                 for (i, source) in sources {
-                    if let Some(fd) = open_as_root(source)? {
+                    // Links followed as mount(2) follows them, if
+                    // the host's root owns every one.
+                    let what = format!("bind-mount source {}", source.display());
+                    if let Walked::Opened(fd) = trusted::open(source, &what)? {
                         send(*i, fd.as_fd())?;
                     }
                 }
@@ -66,80 +66,5 @@ pub fn open_in(
         (_, s) => Err(Error::msg(format!(
             "open bind-mount sources: the helper ended with {s:?}"
         ))),
-    }
-}
-
-/// `source` opened O_PATH, its links followed as mount(2) would follow
-/// them, if every link on the way belongs to the host's root; else None.
-fn open_as_root(source: &Path) -> Result<Option<OwnedFd>> {
-    let what = || source.display().to_string();
-    let mut todo: VecDeque<OsString> = VecDeque::new();
-    queue(&mut todo, source.as_os_str());
-    let mut at = open_at(None, "/", false).sys("open", "/")?;
-    let mut links = 0;
-    while let Some(name) = todo.pop_front() {
-        if name == "/" {
-            at = open_at(None, "/", false).sys("open", "/")?;
-            continue;
-        }
-        let last = todo.is_empty();
-        // stat first: it mounts what an automount point holds, which an
-        // O_PATH open of the last component would not.
-        let st = nix::sys::stat::fstatat(&at, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .sys("stat bind-mount source", what())?;
-        let kind = st.st_mode & libc::S_IFMT;
-        if kind == libc::S_IFLNK {
-            if st.st_uid != 0 {
-                return Ok(None);
-            }
-            links += 1;
-            if links > 40 {
-                return Err(Error::sys(
-                    "open bind-mount source",
-                    what(),
-                    nix::errno::Errno::ELOOP,
-                ));
-            }
-            let target = nix::fcntl::readlinkat(&at, name.as_os_str())
-                .sys("read link in bind-mount source", what())?;
-            let rest: Vec<OsString> = todo.drain(..).collect();
-            queue(&mut todo, &target);
-            todo.extend(rest);
-            continue;
-        }
-        let dir = kind == libc::S_IFDIR && last;
-        at = open_at(Some(&at), &name, dir).sys("open bind-mount source", what())?;
-    }
-    Ok(Some(at))
-}
-
-/// A path's components, "/" standing for the root where it starts.
-fn queue(todo: &mut VecDeque<OsString>, path: &std::ffi::OsStr) {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        todo.push_back("/".into());
-    }
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => todo.push_back(n.to_os_string()),
-            Component::ParentDir => todo.push_back("..".into()),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-}
-
-fn open_at(
-    dir: Option<&OwnedFd>,
-    name: impl AsRef<std::ffi::OsStr>,
-    dir_wanted: bool,
-) -> nix::Result<OwnedFd> {
-    let mut flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    if dir_wanted {
-        flags |= OFlag::O_DIRECTORY;
-    }
-    let name = Path::new(name.as_ref());
-    match dir {
-        Some(d) => nix::fcntl::openat(d, name, flags, Mode::empty()),
-        None => nix::fcntl::open(name, flags, Mode::empty()),
     }
 }

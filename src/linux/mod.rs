@@ -18,4 +18,5 @@ pub mod seccomp;
 pub mod selfcopy;
 pub mod selinux;
 pub mod sys;
+pub mod trusted;
 pub mod userns;

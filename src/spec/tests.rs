@@ -2,8 +2,8 @@
 //! and in which words.
 
 use super::*;
-use serde_json::Value;
 use crate::tempdir;
+use serde_json::Value;
 
 const MIN: &str = r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},
     "process":{"args":["/bin/true"],"cwd":"/","user":{"uid":0,"gid":0}},
