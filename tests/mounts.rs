@@ -414,12 +414,27 @@ fn a_config_without_namespaces_shares_the_runtimes_and_leaves_no_mounts() {
 /// the new tree.
 #[test]
 fn a_bind_over_the_root_replaces_the_image() {
+    let mut b = over_the_root_bundle();
+    bind_another_tree_at(&mut b, "/");
+    assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
+    b.assert_no_leftovers();
+}
+
+/// A bundle whose process says which tree it sees, whether its root is
+/// read-only and whether /proc is mounted.
+fn over_the_root_bundle() -> Bundle {
     let mut b = peer_bundle(&[
         "sh",
         "-c",
         "cat /which; touch /x 2>&1 | grep -c Read-only; test -r /proc/self/status && echo proc",
     ]);
     b.config["root"]["readonly"] = json!(false);
+    b
+}
+
+/// A copy of the rootfs that says so in /which, bound read-only at `dest`
+/// first of all mounts.
+fn bind_another_tree_at(b: &mut Bundle, dest: &str) {
     let other = b.dir.join("other");
     let st = std::process::Command::new("cp")
         .arg("-a")
@@ -431,10 +446,8 @@ fn a_bind_over_the_root_replaces_the_image() {
     std::fs::write(other.join("which"), "the bound tree\n").unwrap();
     b.config["mounts"].as_array_mut().unwrap().insert(
         0,
-        json!({"destination": "/", "type": "bind", "source": other, "options": ["rbind", "ro"]}),
+        json!({"destination": dest, "type": "bind", "source": other, "options": ["rbind", "ro"]}),
     );
-    assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
-    b.assert_no_leftovers();
 }
 
 /// A destination the image links to the root (`/data -> /`) is the root
@@ -442,27 +455,10 @@ fn a_bind_over_the_root_replaces_the_image() {
 /// after goes on the new tree; anything but a bind there is refused.
 #[test]
 fn a_destination_linked_to_the_root_is_the_root() {
-    let mut b = peer_bundle(&[
-        "sh",
-        "-c",
-        "cat /which; touch /x 2>&1 | grep -c Read-only; test -r /proc/self/status && echo proc",
-    ]);
-    b.config["root"]["readonly"] = json!(false);
+    let mut b = over_the_root_bundle();
     let root = b.own_rootfs();
     std::os::unix::fs::symlink("/", root.join("data")).unwrap();
-    let other = b.dir.join("other");
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(rootfs())
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    std::fs::write(other.join("which"), "the bound tree\n").unwrap();
-    b.config["mounts"].as_array_mut().unwrap().insert(
-        0,
-        json!({"destination": "/data", "type": "bind", "source": other, "options": ["rbind", "ro"]}),
-    );
+    bind_another_tree_at(&mut b, "/data");
     assert_eq!(b.run_ok(), "the bound tree\n1\nproc\n");
     b.assert_no_leftovers();
 
