@@ -593,10 +593,16 @@ fn weight_files_here(controller: &str, candidates: &[&'static str]) -> Vec<&'sta
 fn blkio_weight_lands_where_the_kernel_keeps_it_or_fails_naming_the_file() {
     let mut b = bundle(&["sleep", "100"]);
     b.config["linux"]["resources"] = json!({"blockIO": {"weight": 500}});
-    // On v2 berth writes io.weight (500 of blkio's 10..1000 is 4950 of
-    // io.weight's 1..10000); on v1 BFQ's file when there, as runc does.
+    // BFQ's file when there, with blkio's scale, as runc does; else on
+    // v2 io.weight (500 of blkio's 10..1000 is 4950 of its 1..10000).
     let (controller, written, want) = if pure_v2() {
-        ("io", weight_files_here("io", &["io.weight"]), "4950")
+        let files = weight_files_here("io", &["io.bfq.weight", "io.weight"]);
+        let want = if files.first() == Some(&"io.bfq.weight") {
+            "500"
+        } else {
+            "4950"
+        };
+        ("io", files, want)
     } else {
         (
             "blkio",

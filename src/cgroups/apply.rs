@@ -14,6 +14,11 @@ pub struct FileWrite {
     pub controller: &'static str,
     pub file: String,
     pub value: String,
+    /// Where the BFQ scheduler is, it keeps the I/O weights in files of its
+    /// own, which take blkio's 10..1000 as it is: the file and the value
+    /// to write there instead, as runc does (v1 blkio.bfq.*, v2
+    /// io.bfq.weight in place of io.weight's 1..10000).
+    pub bfq: Option<(&'static str, String)>,
 }
 
 pub(super) fn w(
@@ -25,6 +30,25 @@ pub(super) fn w(
         controller,
         file: file.into(),
         value: value.to_string(),
+        bfq: None,
+    }
+}
+
+impl FileWrite {
+    /// The file and value this write goes to in `dir`.
+    fn target(&self, dir: &Path) -> (&str, &str) {
+        match &self.bfq {
+            Some((file, value)) if dir.join(file).exists() => (file, value),
+            _ => (&self.file, &self.value),
+        }
+    }
+
+    /// The same write, or `value` to `file` where BFQ keeps the weights.
+    pub(super) fn or_bfq(self, file: &'static str, value: impl ToString) -> FileWrite {
+        FileWrite {
+            bfq: Some((file, value.to_string())),
+            ..self
+        }
     }
 }
 
@@ -181,15 +205,8 @@ impl Cgroup {
                     w.file
                 )));
             };
-            // With the BFQ scheduler the weights live in blkio.bfq.*: use
-            // them when present, as runc does.
-            let bfq = w.file.replacen("blkio.", "blkio.bfq.", 1);
-            let file = if w.file.starts_with("blkio.weight") && dir.join(&bfq).exists() {
-                bfq.as_str()
-            } else {
-                w.file.as_str()
-            };
-            let r = write_file(dir, file, &w.value);
+            let (file, value) = w.target(dir);
+            let r = write_file(dir, file, value);
             // Pairs the kernel checks against each other, whose new values
             // fit only in one order: raising the memory limit above
             // memory+swap needs memory+swap raised first; a new CFS period
@@ -353,6 +370,55 @@ fn v2_subset(r: &LinuxResources) -> LinuxResources {
 mod tests {
     use super::super::tests::{HYBRID, OWN};
     use super::*;
+
+    /// A blkio weight goes where the kernel keeps it: BFQ's own file when
+    /// there, with blkio's scale as it is (runc does the same), else
+    /// io.weight (v2, converted) or blkio.weight (v1).
+    #[test]
+    fn a_weight_goes_to_bfq_when_the_kernel_has_it() {
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"blockIO": {"weight": 500, "weightDevice": [{"major": 8, "minor": 0, "weight": 20}]}}"#,
+        )
+        .unwrap();
+        let v2w = v2::writes(&r).unwrap();
+        let v1w = v1::writes(&r).unwrap();
+        for (bfq_files, writes, want) in [
+            (
+                &["io.bfq.weight"][..],
+                &v2w,
+                [("io.bfq.weight", "500"), ("io.bfq.weight", "8:0 20")],
+            ),
+            (
+                &[][..],
+                &v2w,
+                [("io.weight", "4950"), ("io.weight", "8:0 102")],
+            ),
+            (
+                &["blkio.bfq.weight", "blkio.bfq.weight_device"][..],
+                &v1w,
+                [
+                    ("blkio.bfq.weight", "500"),
+                    ("blkio.bfq.weight_device", "8:0 20"),
+                ],
+            ),
+            (
+                &[][..],
+                &v1w,
+                [("blkio.weight", "500"), ("blkio.weight_device", "8:0 20")],
+            ),
+        ] {
+            let t = crate::tempdir::TempDir::new();
+            for f in bfq_files {
+                std::fs::write(t.path().join(f), "").unwrap();
+            }
+            let got: Vec<(&str, &str)> = writes
+                .iter()
+                .filter(|w| w.file.contains("weight"))
+                .map(|w| w.target(t.path()))
+                .collect();
+            assert_eq!(got, want, "with {bfq_files:?}");
+        }
+    }
 
     #[test]
     fn the_device_policy_goes_to_v1_devices_else_to_an_ebpf_program() {

@@ -70,18 +70,18 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
     out.extend(super::same_on_both(r));
     if let Some(b) = r.block_io() {
         if let Some(v) = set(b.weight()) {
-            out.push(w("blkio", "blkio.weight", v));
+            out.push(w("blkio", "blkio.weight", v).or_bfq("blkio.bfq.weight", v));
         }
         if let Some(v) = set(b.leaf_weight()) {
             out.push(w("blkio", "blkio.leaf_weight", v));
         }
         for d in b.weight_device().iter().flatten() {
             if let Some(v) = d.weight() {
-                out.push(w(
-                    "blkio",
-                    "blkio.weight_device",
-                    format!("{}:{} {v}", d.major(), d.minor()),
-                ));
+                let line = format!("{}:{} {v}", d.major(), d.minor());
+                out.push(
+                    w("blkio", "blkio.weight_device", &line)
+                        .or_bfq("blkio.bfq.weight_device", &line),
+                );
             }
             if let Some(v) = d.leaf_weight() {
                 out.push(w(

@@ -84,15 +84,19 @@ pub fn writes(r: &LinuxResources) -> Result<Vec<FileWrite>> {
     out.extend(super::same_on_both(r));
     if let Some(b) = r.block_io() {
         if let Some(v) = set(b.weight()) {
-            out.push(w("io", "io.weight", blkio_to_io_weight(v)));
+            out.push(w("io", "io.weight", blkio_to_io_weight(v)).or_bfq("io.bfq.weight", v));
         }
         for d in b.weight_device().iter().flatten() {
             if let Some(v) = d.weight() {
-                out.push(w(
-                    "io",
-                    "io.weight",
-                    format!("{}:{} {}", d.major(), d.minor(), blkio_to_io_weight(v)),
-                ));
+                let dev = format!("{}:{}", d.major(), d.minor());
+                out.push(
+                    w(
+                        "io",
+                        "io.weight",
+                        format!("{dev} {}", blkio_to_io_weight(v)),
+                    )
+                    .or_bfq("io.bfq.weight", format!("{dev} {v}")),
+                );
             }
         }
         for (key, list) in [
