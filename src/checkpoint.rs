@@ -137,6 +137,15 @@ fn check_parent(images: &Path, parent: &Path) -> Result<()> {
     let real = if images.is_dir() {
         images.join(parent)
     } else {
+        let cwd;
+        let images = if images.is_absolute() {
+            images
+        } else {
+            cwd = std::env::current_dir()
+                .sys("getcwd", "for --image-path")?
+                .join(images);
+            &cwd
+        };
         let mut there = images;
         let mut missing = Vec::new();
         while !there.exists() {

@@ -698,8 +698,9 @@ struct Freezer<'a> {
 }
 
 impl Freezer<'_> {
-    /// Ordered frozen: v1's freezer.state (which also reads FROZEN under
-    /// a frozen parent, as runc reports it), v2's cgroup.freeze.
+    /// Paused: v2's cgroup.freeze, this cgroup's own order; v1's
+    /// freezer.state, the state it is in (FROZEN under a frozen parent
+    /// too, as runc reports it).
     fn paused(&self) -> bool {
         let (file, frozen) = if self.v1 {
             ("freezer.state", "FROZEN")

@@ -90,7 +90,9 @@ pub fn spawn(plan: &ExecPlan) -> Result<i32> {
     // Opened before any namespace is joined: joining the init's mount
     // namespace (berth's, or the one exec runs in differs) would root us
     // at that namespace's root, the host's.
-    let root = if plan.shares_mount_ns {
+    // (A container that shares our namespace though its state does not
+    // say so, from an older berth: the same.)
+    let root = if plan.shares_mount_ns || !join.contains(CloneFlags::CLONE_NEWNS) {
         Some(init_root(plan)?)
     } else {
         None

@@ -542,7 +542,7 @@ fn send_bind_sources(bundle: &Bundle, undo: &Undo, parent_ch: &Channel) -> Resul
     if let Err(e) = sent {
         // An init that failed first (its send then found no reader) says
         // why in the message it left: that is the error to report.
-        if sys::exited(pidfd.as_fd())
+        if sys::exits_within(pidfd.as_fd(), 200)
             && let Ok(Some(Msg::Error(m))) = parent_ch.recv()
         {
             return Err(Error::msg(m));

@@ -40,8 +40,12 @@ pub fn open_in(
                     // Links followed as mount(2) follows them, if
                     // the host's root owns every one.
                     let what = format!("bind-mount source {}", source.display());
-                    if let Walked::Opened(fd) = trusted::open(source, &what)? {
-                        send(*i, fd.as_fd())?;
+                    match trusted::open(source, &what)? {
+                        Walked::Opened(fd) => send(*i, fd.as_fd())?,
+                        Walked::Untrusted { link, owner } => crate::logging::debug(&format!(
+                            "{what}: {} on the way is uid {owner}'s link: left to the init",
+                            link.display()
+                        )),
                     }
                 }
                 Ok::<_, Error>(())

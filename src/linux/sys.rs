@@ -89,10 +89,11 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
-/// Has the process behind `pidfd` exited (a pidfd polls readable then)?
-pub fn exited(pidfd: BorrowedFd) -> bool {
+/// Does the process behind `pidfd` exit within `ms` milliseconds (a
+/// pidfd polls readable then)?
+pub fn exits_within(pidfd: BorrowedFd, ms: u16) -> bool {
     let mut fds = [nix::poll::PollFd::new(pidfd, nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
 /// Mark every fd from `first` up close-on-exec, so exec drops whatever the
@@ -498,7 +499,22 @@ pub fn mount_and_inode(fd: BorrowedFd) -> nix::Result<(u64, u64, u64)> {
             &mut st,
         )
     };
-    Errno::result(r)?;
-    let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
-    Ok((st.stx_mnt_id, dev, st.stx_ino))
+    match Errno::result(r) {
+        Ok(_) => {
+            let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
+            // Before Linux 5.8 there is no mount id: device and inode only.
+            let mnt = if st.stx_mask & libc::STATX_MNT_ID != 0 {
+                st.stx_mnt_id
+            } else {
+                0
+            };
+            Ok((mnt, dev, st.stx_ino))
+        }
+        // statx refused (an old seccomp profile around berth): fstat.
+        Err(Errno::ENOSYS | Errno::EPERM) => {
+            let st = nix::sys::stat::fstat(fd)?;
+            Ok((0, st.st_dev, st.st_ino))
+        }
+        Err(e) => Err(e),
+    }
 }

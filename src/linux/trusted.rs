@@ -6,12 +6,15 @@
 //! (/var/run -> /run) are root's.
 
 use crate::error::{Error, Result, SysContext};
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
+
+/// FUSE's statfs magic: a filesystem whose server names the owners.
+const FUSE_SUPER_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0x6573_5546);
 
 pub enum Walked {
     /// The path, O_PATH, its links followed.
@@ -20,9 +23,9 @@ pub enum Walked {
     Untrusted { link: PathBuf, owner: u32 },
 }
 
-/// Open `path` O_PATH (O_DIRECTORY where it ends at a directory, so that
-/// an automount point is mounted), following only trusted links. `what`
-/// names the path in errors.
+/// Open `path` O_PATH, following only trusted links: owned by root or
+/// berth's user, on a filesystem that does not let its server name the
+/// owner (FUSE). `what` names the path in errors.
 pub fn open(path: &Path, what: &str) -> Result<Walked> {
     let trusted = |uid: u32| uid == 0 || uid == nix::unistd::geteuid().as_raw();
     let mut todo: VecDeque<OsString> = VecDeque::new();
@@ -38,32 +41,52 @@ pub fn open(path: &Path, what: &str) -> Result<Walked> {
             here = PathBuf::from("/");
             continue;
         }
-        let last = todo.is_empty();
-        // stat first: it mounts what an automount point holds, which an
-        // O_PATH open of the last component would not.
-        let st = nix::sys::stat::fstatat(&at, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .sys("stat", what)?;
-        let kind = st.st_mode & libc::S_IFMT;
-        if kind == libc::S_IFLNK {
-            if !trusted(st.st_uid) {
-                return Ok(Walked::Untrusted {
-                    link: here.join(&name),
-                    owner: st.st_uid,
-                });
-            }
-            links += 1;
-            if links > 40 {
-                return Err(Error::sys("open", what, nix::errno::Errno::ELOOP));
-            }
-            let target = nix::fcntl::readlinkat(&at, name.as_os_str()).sys("read link in", what)?;
-            let rest: Vec<OsString> = todo.drain(..).collect();
-            queue(&mut todo, &target);
-            todo.extend(rest);
+        // Opened first, then asked what it is: the name is looked up once,
+        // so nothing swapped in between is trusted for what was there.
+        // O_DIRECTORY first, which mounts what an automount point holds
+        // (an O_PATH open without it does not).
+        let next = match open_at(Some(&at), &name, true) {
+            Err(nix::errno::Errno::ENOTDIR) => open_at(Some(&at), &name, false),
+            r => r,
+        }
+        .sys("open", what)?;
+        let st = nix::sys::stat::fstat(&next).sys("stat", what)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            at = next;
+            here.push(&name);
             continue;
         }
-        let dir = kind == libc::S_IFDIR && last;
-        at = open_at(Some(&at), &name, dir).sys("open", what)?;
-        here.push(&name);
+        let fs = nix::sys::statfs::fstatfs(&next)
+            .sys("statfs", what)?
+            .filesystem_type();
+        // A FUSE filesystem says whatever owner its server likes.
+        if !trusted(st.st_uid) || fs == FUSE_SUPER_MAGIC {
+            return Ok(Walked::Untrusted {
+                link: here.join(&name),
+                owner: st.st_uid,
+            });
+        }
+        links += 1;
+        if links > 40 {
+            return Err(Error::sys("open", what, nix::errno::Errno::ELOOP));
+        }
+        if fs == nix::sys::statfs::PROC_SUPER_MAGIC {
+            // /proc's links (fd/N, ns/*, root) lead where their text does
+            // not say: the kernel follows that one step.
+            at = nix::fcntl::openat(
+                &at,
+                Path::new(&name),
+                OFlag::O_PATH | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .sys("open", what)?;
+            here.push(&name);
+            continue;
+        }
+        let target = nix::fcntl::readlinkat(&next, "").sys("read link in", what)?;
+        let rest: Vec<OsString> = todo.drain(..).collect();
+        queue(&mut todo, &target);
+        todo.extend(rest);
     }
     Ok(Walked::Opened(at))
 }
@@ -118,6 +141,19 @@ mod tests {
                 assert_eq!(st.st_ino, ino(&real.join("sub")));
             }
             Walked::Untrusted { .. } => panic!("our own link was not followed"),
+        }
+        // /proc's links are followed where they lead, not by their text.
+        let dir = std::fs::File::open(&real).unwrap();
+        let via_proc = PathBuf::from(format!(
+            "/proc/self/fd/{}/sub",
+            std::os::fd::AsRawFd::as_raw_fd(&dir)
+        ));
+        match open(&via_proc, "t").unwrap() {
+            Walked::Opened(fd) => {
+                let st = nix::sys::stat::fstat(&fd).unwrap();
+                assert_eq!(st.st_ino, ino(&real.join("sub")));
+            }
+            Walked::Untrusted { .. } => panic!("/proc's own link was not followed"),
         }
         match open(&d.path().join("theirs/sub"), "t").unwrap() {
             Walked::Untrusted { link, owner } => {
