@@ -13,6 +13,7 @@ pub mod numa;
 pub mod process;
 pub mod procfs;
 pub mod resctrl;
+pub mod resolve;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfcopy;

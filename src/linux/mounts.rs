@@ -5,6 +5,8 @@
 
 use crate::error::{Error, Result, SysContext};
 use crate::linux::idmap::Idmap;
+use crate::linux::resolve::lookup;
+pub use crate::linux::resolve::{Want, resolve_create};
 use crate::linux::sys;
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
@@ -236,8 +238,8 @@ fn top(at: At, dest: &str) -> Result<OwnedFd> {
 
 /// Only a bind may go over the root (`plan` refuses the others by name;
 /// this catches a destination the image's links lead there).
-fn not_the_root(target: BorrowedFd, root: BorrowedFd, dest: &str) -> Result<()> {
-    if resolves_to_root(target, root, dest)? {
+fn not_the_root(target: BorrowedFd, at: At, dest: &str) -> Result<()> {
+    if resolves_to_root(target, at, dest)? {
         return Err(Error::config(
             "destination",
             format!("{dest} resolves to the root itself: only a bind mount may go over it"),
@@ -249,10 +251,8 @@ fn not_the_root(target: BorrowedFd, root: BorrowedFd, dest: &str) -> Result<()> 
 /// Where a destination resolved to is the root itself: named so (`/`,
 /// `/a/..`) or through the image's links (`/data -> /`), which is only
 /// known once resolved.
-fn resolves_to_root(target: BorrowedFd, root: BorrowedFd, dest: &str) -> Result<bool> {
-    let t = sys::mount_and_inode(target).sys("statx", dest)?;
-    let r = sys::mount_and_inode(root).sys("statx", "the rootfs")?;
-    Ok(t == r)
+fn resolves_to_root(target: BorrowedFd, at: At, dest: &str) -> Result<bool> {
+    Ok(sys::mount_and_inode(target).sys("statx", dest)? == at.root_id)
 }
 
 /// runtime-spec's recursive mount options (1.1+) and their mount_setattr
@@ -291,135 +291,12 @@ fn recursive_attr(name: &str) -> Option<(u64, u64)> {
         .map(|&(_, set, clr)| (set, clr))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Want {
-    Dir,
-    File,
-}
-
 /// A bind mount's target is made like its source: a directory or a file.
 fn want_like(source: &Path) -> Result<Want> {
     let dir = std::fs::metadata(source)
         .sys("stat", source.display())?
         .is_dir();
     Ok(if dir { Want::Dir } else { Want::File })
-}
-
-const IN_ROOT: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
-
-/// Open `path` inside `root` (O_PATH) if it is there, links resolved as
-/// `resolve_create` resolves them.
-fn lookup(root: BorrowedFd, path: &str) -> nix::Result<OwnedFd> {
-    sys::openat2(
-        root,
-        &dot(&[path.trim_start_matches('/').to_string()]),
-        libc::O_PATH,
-        0,
-        IN_ROOT,
-    )
-}
-
-/// Open `path` inside `root` (O_PATH), creating what is missing: parent
-/// directories, and the last component as a directory or an empty file.
-/// Symlinks are followed as if `root` were `/`, so one that points
-/// outside (absolute, or with enough `..`) lands inside instead; what is
-/// missing at its target is created there, as runc does.
-pub fn resolve_create(root: BorrowedFd, path: &str, want: Want) -> Result<OwnedFd> {
-    // Most paths exist: one confined lookup does it.
-    match lookup(root, path) {
-        Ok(fd) => return Ok(fd),
-        Err(nix::errno::Errno::ENOENT) => {}
-        Err(e) => return Err(Error::sys("open in rootfs", path, e)),
-    }
-    let mut todo: std::collections::VecDeque<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(String::from)
-        .collect();
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        let mut candidate = done.clone();
-        candidate.push(c.clone());
-        let rel = candidate.join("/");
-        match sys::openat2(root, &rel, libc::O_PATH | libc::O_NOFOLLOW, 0, IN_ROOT) {
-            Ok(fd) => {
-                let st = nix::sys::stat::fstat(&fd).sys("stat in rootfs", &rel)?;
-                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                    links += 1;
-                    if links > 40 {
-                        return Err(Error::sys(
-                            "resolve in rootfs",
-                            path,
-                            nix::errno::Errno::ELOOP,
-                        ));
-                    }
-                    let target =
-                        nix::fcntl::readlinkat(fd.as_fd(), "").sys("readlink in rootfs", &rel)?;
-                    let target = target.to_string_lossy().into_owned();
-                    if target.starts_with('/') {
-                        done.clear();
-                    }
-                    for t in target
-                        .split('/')
-                        .rev()
-                        .filter(|c| !c.is_empty() && *c != ".")
-                    {
-                        todo.push_front(t.to_string());
-                    }
-                } else {
-                    done = candidate;
-                }
-            }
-            Err(nix::errno::Errno::ENOENT) => {
-                let parent = sys::openat2(
-                    root,
-                    &dot(&done),
-                    libc::O_PATH | libc::O_DIRECTORY,
-                    0,
-                    IN_ROOT,
-                )
-                .sys("open in rootfs", format!("/{}", done.join("/")))?;
-                let last = todo.is_empty();
-                let made = if last && want == Want::File {
-                    nix::fcntl::openat(
-                        parent.as_fd(),
-                        c.as_str(),
-                        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    nix::sys::stat::mkdirat(
-                        parent.as_fd(),
-                        c.as_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                };
-                match made {
-                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                    Err(e) => return Err(Error::sys("create mount point", format!("/{rel}"), e)),
-                }
-                done = candidate;
-            }
-            Err(e) => return Err(Error::sys("open in rootfs", format!("/{rel}"), e)),
-        }
-    }
-    sys::openat2(root, &dot(&done), libc::O_PATH, 0, IN_ROOT).sys("open in rootfs", path)
-}
-
-/// A relative path for openat2: "." for the root itself.
-fn dot(parts: &[String]) -> String {
-    let joined = parts.join("/");
-    if joined.is_empty() {
-        ".".into()
-    } else {
-        joined
-    }
 }
 
 fn opt(s: &str) -> Option<&str> {
@@ -433,6 +310,8 @@ pub struct At<'a> {
     pub root: BorrowedFd<'a>,
     pub rootfs: &'a Path,
     pub over_root: bool,
+    /// The rootfs's mount and inode (`sys::mount_and_inode`), asked once.
+    pub root_id: (u64, u64, u64),
 }
 
 /// Bind `source` onto an fd, then apply ro/nosuid/... with a remount, which
@@ -552,7 +431,7 @@ pub fn apply(
                 None => want_like(source)?,
             };
             let target = resolve_create(root, &m.dest, want)?;
-            at.over_root = resolves_to_root(target.as_fd(), root, &m.dest)?;
+            at.over_root = resolves_to_root(target.as_fd(), at, &m.dest)?;
             if m.idmap.is_some() {
                 let detached = prepared
                     .ok_or_else(|| Error::msg("idmapped mount was not prepared by create"))?;
@@ -591,7 +470,7 @@ pub fn apply(
                     None
                 };
             let target = resolve_create(root, &m.dest, Want::Dir)?;
-            not_the_root(target.as_fd(), root, &m.dest)?;
+            not_the_root(target.as_fd(), at, &m.dest)?;
             let data = match (&tmpfs_mode, m.data.is_empty()) {
                 (Some(mode), true) => mode.clone(),
                 (Some(mode), false) => format!("{},{mode}", m.data),
@@ -650,7 +529,7 @@ pub fn apply(
         }
         Kind::Cgroup => {
             let target = resolve_create(root, &m.dest, Want::Dir)?;
-            not_the_root(target.as_fd(), root, &m.dest)?;
+            not_the_root(target.as_fd(), at, &m.dest)?;
             mount(
                 Some("tmpfs"),
                 sys::fd_path(target.as_fd()).as_str(),

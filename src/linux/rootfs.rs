@@ -108,6 +108,7 @@ pub fn mount_all(
     let linux = b.spec.linux().as_ref();
     let mount_label = selinux::active(linux.and_then(|l| l.mount_label().as_deref()));
     let mut dev_ro = None;
+    let mut root_id = sys::mount_and_inode(root.as_fd()).sys("statx", b.rootfs.display())?;
     for (i, m) in b.mounts.iter().enumerate() {
         let prepared = prepared.get(i).copied().flatten();
         let writable;
@@ -125,6 +126,7 @@ pub fn mount_all(
             root: root.as_fd(),
             rootfs: &b.rootfs,
             over_root: false,
+            root_id,
         };
         let over_root = mounts::apply(at, m, cgroup_sources, prepared)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.dest)))?;
@@ -135,6 +137,7 @@ pub fn mount_all(
                 Mode::empty(),
             )
             .sys("open rootfs", b.rootfs.display())?;
+            root_id = sys::mount_and_inode(root.as_fd()).sys("statx", b.rootfs.display())?;
         }
         let root = root.as_fd();
         if let Some(label) = mount_label

@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// FUSE's statfs magic: a filesystem whose server names the owners.
@@ -32,6 +32,26 @@ pub fn open(path: &Path, what: &str) -> Result<Walked> {
     queue(&mut todo, path.as_os_str());
     let mut at =
         open_at(None, if path.is_absolute() { "/" } else { "." }, false).sys("open", what)?;
+    // Most paths cross no link at all: one openat2 that refuses links
+    // says so (directories with O_DIRECTORY, for automounts).
+    if let Some(text) = path.to_str() {
+        let no_links = |flags: i32| {
+            crate::linux::sys::openat2(
+                at.as_fd(),
+                text,
+                flags,
+                0,
+                crate::linux::sys::RESOLVE_NO_SYMLINKS,
+            )
+        };
+        let opened = match no_links(libc::O_PATH | libc::O_DIRECTORY) {
+            Err(nix::errno::Errno::ENOTDIR) => no_links(libc::O_PATH),
+            r => r,
+        };
+        if let Ok(fd) = opened {
+            return Ok(Walked::Opened(fd));
+        }
+    }
     // Where the walk is, for naming a link.
     let mut here = PathBuf::from(if path.is_absolute() { "/" } else { "" });
     let mut links = 0;
