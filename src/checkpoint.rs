@@ -12,7 +12,7 @@ use crate::linux::criu::{self, Criu, Record};
 use crate::linux::mounts::Kind;
 use crate::spec::{self, Bundle};
 use crate::state::{self, Status};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -45,16 +45,12 @@ fn need_root(what: &str) -> Result<()> {
     }
 }
 
-/// A terminal's pty lives in the container's devpts with its master in
-/// the engine's hands; only CRIU's RPC (orphan-pts-master) can hand a new
-/// master back on restore.
-fn refuse_terminal(b: &Bundle) -> Result<()> {
-    if b.process.terminal().unwrap_or(false) {
-        return Err(Error::config(
-            "process.terminal",
-            "berth cannot checkpoint or restore a container with a terminal (it drives CRIU's command line, which cannot hand the new pty master to a console socket)",
-        ));
-    }
+fn terminal(b: &Bundle) -> bool {
+    b.process.terminal().unwrap_or(false)
+}
+
+/// Notifications the dump acts on: none.
+fn ignore(_: &str, _: Option<OwnedFd>) -> Result<()> {
     Ok(())
 }
 
@@ -217,7 +213,6 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
     // The config the container was created from, for what is external.
     let bundle = spec::load_bundle(&c.saved.bundle)
         .map_err(|e| e.context(format!("container {id}'s bundle")))?;
-    refuse_terminal(&bundle)?;
     let pid = c.saved.pid;
     let namespaces = criu::external_namespaces(&bundle.namespaces.join)?
         .into_iter()
@@ -235,10 +230,10 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
     make_dir(&o.paths.images)?;
     make_dir(&o.paths.work)?;
     let freezer = c.saved.cgroup.freezer_dir();
-    let args = criu::dump_args(&criu::Dump {
+    let images = criu::open_dir(&o.paths.images)?;
+    let opts = criu::dump_opts(&criu::Dump {
         pid,
-        images: &o.paths.images,
-        work: &o.paths.work,
+        images: images.as_raw_fd(),
         parent: o.parent.as_deref(),
         pre_dump: o.pre_dump,
         rootfs: &c.saved.rootfs,
@@ -246,6 +241,7 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
         namespaces: &namespaces,
         files: &files,
         freeze_cgroup: freezer.as_deref(),
+        terminal: terminal(&bundle),
         options: &o.options,
     });
     // What restore needs goes with the images before CRIU runs: a dump
@@ -259,9 +255,20 @@ pub fn checkpoint(root: &Path, criu: &Criu, id: &str, o: &Checkpoint) -> Result<
     let text = serde_json::to_vec_pretty(&record)
         .map_err(|e| Error::msg(format!("encode {}: {e}", rec_path.display())))?;
     std::fs::write(&rec_path, text).sys("write", rec_path.display())?;
-    let what = if o.pre_dump { "pre-dump" } else { "dump" };
-    let log = o.paths.work.join(format!("{what}.log"));
-    if let Err(e) = criu.run(what, &args, &log, criu::Setup::default()) {
+    let (what, kind) = if o.pre_dump {
+        ("pre-dump", criu::rpc::PRE_DUMP)
+    } else {
+        ("dump", criu::rpc::DUMP)
+    };
+    let done = criu.call(
+        what,
+        kind,
+        &opts,
+        &o.paths.work,
+        criu::Setup::default(),
+        &mut ignore,
+    );
+    if let Err(e) = done {
         let _ = std::fs::remove_file(&rec_path);
         return Err(e);
     }
@@ -285,16 +292,31 @@ pub struct Restore<'a> {
     pub options: criu::Options,
     pub rootless: bool,
     pub systemd_cgroup: bool,
+    /// Where the pty master of a terminal goes; without one, a
+    /// foreground restore relays the terminal itself.
+    pub console_socket: Option<&'a Path>,
+    pub detach: bool,
+}
+
+/// A restored container's init, and its terminal's master when it has
+/// one that no console socket took.
+pub struct Restored {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub master: Option<OwnedFd>,
 }
 
 /// Bring a container back from images under `id`: running, its init a
 /// child of ours (left to our caller, as create leaves it), its state
 /// saved as create saves it.
-pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> {
+pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
     need_root("restore")?;
     spec::validate_id(o.id)?;
     let bundle = spec::load_bundle(o.bundle)?;
-    refuse_terminal(&bundle)?;
+    let terminal = terminal(&bundle);
+    if terminal && o.console_socket.is_none() && o.detach {
+        return Err(crate::console::no_socket());
+    }
     if o.systemd_cgroup {
         return Err(Error::msg(
             "restore with --systemd-cgroup is not supported: CRIU would have to restore into a systemd unit berth starts",
@@ -324,6 +346,11 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     let resources = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
+    // The engine's console socket is the last thing before side effects.
+    let console = match (terminal, o.console_socket) {
+        (true, Some(p)) => Some(crate::console::connect(p)?),
+        _ => None,
+    };
 
     // From here on, as create: failure undoes what was done.
     let (dir, _lock) = state::create_dir(root, o.id)?;
@@ -372,17 +399,16 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::msg(format!("{}: path has a NUL byte", p.display())))
     };
-    let pid_path = dir.join("criu.pid");
     make_dir(&o.paths.work)?;
     let cgroup_roots = criu::cgroup_roots(&cgroup);
-    let args = criu::restore_args(&criu::Restore {
-        images: &o.paths.images,
-        work: &o.paths.work,
+    let images = criu::open_dir(&o.paths.images)?;
+    let opts = criu::restore_opts(&criu::Restore {
+        images: images.as_raw_fd(),
         root: &criu_root,
-        pid_file: &pid_path,
         mounts: &mounts,
         inherit: &inherit,
         cgroup_roots: &cgroup_roots,
+        terminal,
         options: &o.options,
     });
     let setup = criu::Setup {
@@ -390,18 +416,38 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
         join_cgroups: join,
         private_root: Some((cstr(&bundle.rootfs)?, cstr(&criu_root)?)),
     };
-    criu.run("restore", &args, &o.paths.work.join("restore.log"), setup)?;
+    let mut master: Option<OwnedFd> = None;
+    let mut notified = |script: &str, fd: Option<OwnedFd>| {
+        if script == "orphan-pts-master" {
+            master =
+                Some(fd.ok_or_else(|| {
+                    Error::msg("criu sent orphan-pts-master without the pty master")
+                })?);
+        }
+        Ok(())
+    };
+    let resp = criu.call(
+        "restore",
+        criu::rpc::RESTORE,
+        &opts,
+        &o.paths.work,
+        setup,
+        &mut notified,
+    )?;
     drop(held);
-    let text = std::fs::read_to_string(&pid_path).sys("read", pid_path.display())?;
-    let pid: i32 = text
-        .trim()
-        .parse()
-        .map_err(|_| Error::msg(format!("criu wrote no pid to {}", pid_path.display())))?;
-    // --restore-sibling made the init our child: its pid cannot be reused
-    // before we reap it, so reading it from a file is not a race.
+    let pid = resp
+        .restored_pid
+        .filter(|p| *p > 0)
+        .ok_or_else(|| Error::msg("criu restore: the answer names no restored process"))?;
+    // rst_sibling made the init our child: its pid cannot be reused
+    // before we reap it, so taking it from the answer is not a race.
     let pidfd = crate::linux::sys::pidfd_open(pid).sys("pidfd_open", pid)?;
     undo.init = Some((pid, pidfd));
-    let _ = std::fs::remove_file(&pid_path);
+    if terminal && master.is_none() {
+        return Err(Error::msg(
+            "criu restore: the container has a terminal, but criu sent no pty master",
+        ));
+    }
     let _ = std::fs::remove_dir(&criu_root);
 
     // CRIU restores the keyring it dumped; exec gets a new one, as after
@@ -427,8 +473,13 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<(i32, OwnedFd)> 
     if let Some(p) = o.pid_file {
         launch::write_pid_file(p, pid)?;
     }
+    if let (Some(socket), Some(m)) = (&console, &master) {
+        crate::console::send_master_fd(socket.as_fd(), m.as_fd())
+            .map_err(|e| e.context("--console-socket"))?;
+        master = None;
+    }
     let (pid, pidfd) = undo.init.take().expect("set above");
     undo.disarm();
     crate::logging::debug(&format!("container {} restored: init pid {pid}", o.id));
-    Ok((pid, pidfd))
+    Ok(Restored { pid, pidfd, master })
 }

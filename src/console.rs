@@ -85,8 +85,22 @@ pub fn set_size(fd: BorrowedFd, rows: u16, cols: u16) -> Result<()> {
 /// Send the master in exactly one message: the pty's name as payload and
 /// the fd as the only SCM_RIGHTS.
 pub fn send_master(socket: BorrowedFd, pty: &Pty) -> Result<()> {
-    let name = format!("/dev/pts/{}", pty.number);
-    let fds = [pty.master.as_raw_fd()];
+    send_named(socket, pty.master.as_fd(), pty.number)
+}
+
+/// Send a master made elsewhere (CRIU's, on restore), named by its pty
+/// number as create names it.
+pub fn send_master_fd(socket: BorrowedFd, master: BorrowedFd) -> Result<()> {
+    let mut number: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int to the pointer we pass.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTN, &mut number) })
+        .sys("get pty number", "of the restored terminal")?;
+    send_named(socket, master, number)
+}
+
+fn send_named(socket: BorrowedFd, master: BorrowedFd, number: u32) -> Result<()> {
+    let name = format!("/dev/pts/{number}");
+    let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(name.as_bytes())];
     sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)

@@ -450,3 +450,163 @@ fn a_bad_parent_path_is_refused_before_anything_is_done() {
     b.ok(&["delete", &b.id]);
     b.assert_no_leftovers();
 }
+
+#[test]
+fn a_terminal_survives_checkpoint_and_restore() {
+    match criu_works() {
+        Ok(()) => terminal_round_trip(),
+        Err(why) => {
+            // No CRIU here: what refuses the checkpoint is CRIU, not a
+            // terminal berth would not take.
+            let (b, _master) = terminal_bundle();
+            let img = b.dir.join("img");
+            let out = berth_files(
+                &b,
+                &["checkpoint", "--image-path", img.to_str().unwrap(), &b.id],
+            );
+            assert!(!out.status.success());
+            let e = stderr(&out);
+            assert!(e.contains(&first_complaint(&why)), "{e}\nwant: {why}");
+            b.ok(&["delete", "--force", &b.id]);
+            b.assert_no_leftovers();
+        }
+    }
+}
+
+/// The master a console socket at `path` will receive.
+fn console_receiver(path: &Path) -> std::thread::JoinHandle<std::os::fd::OwnedFd> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY (test): an fd received with SCM_RIGHTS is ours.
+                return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+            }
+        }
+        panic!("the console socket received no fd");
+    })
+}
+
+/// A running container whose shell answers each line on its terminal
+/// with the line and the terminal's name; and the pty master.
+fn terminal_bundle() -> (Bundle, std::fs::File) {
+    let mut b = bundle(&[
+        "sh",
+        "-c",
+        "while read l; do echo \"got $l on $(tty)\"; done",
+    ]);
+    b.config["process"]["terminal"] = serde_json::json!(true);
+    b.write();
+    let sock = b.dir.join("console.sock");
+    let rx = console_receiver(&sock);
+    let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    b.ok(&["start", &b.id]);
+    (b, std::fs::File::from(rx.join().unwrap()))
+}
+
+/// Type `line` on the terminal and wait for the shell's answer.
+fn answer(master: &mut std::fs::File, line: &str) -> String {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    master.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let want = format!("got {line} on ");
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no answer to {line:?}; saw {seen:?}");
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = left.as_millis().min(1000) as u16;
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap() == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 1024];
+        let n = master.read(&mut buf).unwrap_or(0);
+        assert!(n > 0, "the terminal closed; saw {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some(i) = seen.find(&want)
+            && let Some(eol) = seen[i..].find('\n')
+        {
+            return seen[i..i + eol].trim_end_matches('\r').to_string();
+        }
+    }
+}
+
+/// With CRIU: the restored shell reads and writes the same terminal
+/// (the same pty in the container's devpts), whose new master reaches
+/// the restore's --console-socket.
+fn terminal_round_trip() {
+    let (b, mut master) = terminal_bundle();
+    let before = answer(&mut master, "one");
+    assert!(before.starts_with("got one on /dev/pts/"), "{before}");
+    let img = b.dir.join("img");
+    checkpoint(&b, &img, &[]);
+    drop(master);
+    b.assert_no_leftovers();
+
+    // Detached without a console socket, the master would have nowhere
+    // to go: refused before anything is made.
+    let out = restore_detached(&b, &img, &b.dir.join("pid"));
+    assert!(
+        !out.status.success(),
+        "restore -d of a terminal without a socket"
+    );
+    assert!(
+        stderr(&out).contains("--console-socket"),
+        "{}",
+        stderr(&out)
+    );
+    b.assert_no_leftovers();
+
+    let sock = b.dir.join("restore.sock");
+    let rx = console_receiver(&sock);
+    let out = berth_files(
+        &b,
+        &[
+            "restore",
+            "--detach",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "--image-path",
+            img.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &b.id,
+        ],
+    );
+    let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    assert!(
+        out.status.success(),
+        "restore: {}\nrestore.log (last lines, reversed):\n{}",
+        stderr(&out),
+        tail.join("\n")
+    );
+    let mut master = std::fs::File::from(rx.join().unwrap());
+    assert_eq!(b.state()["status"], "running");
+    let after = answer(&mut master, "two");
+    let tty = |s: &str| s.rsplit(' ').next().unwrap_or("").to_string();
+    assert_eq!(tty(&after), tty(&before), "{before} / {after}");
+    b.ok(&["kill", &b.id, "KILL"]);
+    wait_until("the container to stop", || b.state()["status"] == "stopped");
+    b.ok(&["delete", &b.id]);
+    b.assert_no_leftovers();
+}

@@ -1,16 +1,15 @@
-//! Checkpoint and restore through CRIU's command line (`criu dump`,
-//! `criu restore`), as runc and crun do through its RPC. The command line
-//! carries everything berth needs (external mounts, namespaces and files,
-//! cgroup roots, a sibling restore), so no protobuf is involved.
+//! Checkpoint and restore through CRIU's RPC (`criu swrk`, rpc.rs), as
+//! runc and crun drive it: the command line cannot hand back the pty
+//! master CRIU makes when it restores a terminal.
 //!
 //! What is not CRIU's to dump is named external, and given back on
 //! restore:
 //! - bind mounts from the host (config binds, the cgroup binds, and host
 //!   device nodes: masked paths and devices bound into a user namespace)
-//!   by `--external mnt[MOUNTPOINT]:KEY`, rebound on restore from the
-//!   config's current sources (`--external mnt[KEY]:SOURCE`);
+//!   by `mnt[MOUNTPOINT]:KEY`, rebound on restore from the config's
+//!   current sources (`mnt[KEY]:SOURCE`);
 //! - namespaces joined by path (net and pid, the two CRIU can take in),
-//!   by inode, and handed back as an open fd (`--inherit-fd`);
+//!   by inode, and handed back as an open fd (inherit_fd);
 //! - the init's stdio: pipes and host files become the stdio of the
 //!   `berth restore` that brings the container back, as with runc.
 //!
@@ -18,10 +17,13 @@
 //! directory as `berth-criu.json`.
 
 mod external;
+pub mod rpc;
 pub use external::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SysContext};
+use nix::sys::socket;
 use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -84,22 +86,46 @@ impl Criu {
         Error::msg(format!("run {}: {why}", self.bin))
     }
 
-    /// Run criu with `args`; on failure, the error carries CRIU's own
-    /// complaint from its log (or its stderr).
-    pub fn run(&self, what: &str, args: &[String], log: &Path, setup: Setup) -> Result<()> {
+    /// One RPC exchange with `criu swrk`: send `opts` as a request of
+    /// `kind`, with `work` as CRIU's work directory, answer CRIU's
+    /// notifications through `notified` (with the fd one may carry), and
+    /// return its final response. On failure, the error carries CRIU's own
+    /// complaint (its first error, else its log).
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &self,
+        what: &str,
+        kind: u64,
+        opts: &rpc::Opts,
+        work: &Path,
+        setup: Setup,
+        notified: &mut dyn FnMut(&str, Option<OwnedFd>) -> Result<()>,
+    ) -> Result<rpc::Resp> {
         use std::os::unix::process::CommandExt;
+        let (ours, theirs) = socket::socketpair(
+            socket::AddressFamily::Unix,
+            socket::SockType::SeqPacket,
+            None,
+            socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .sys("socketpair", "for criu swrk")?;
         let mut cmd = Command::new(&self.bin);
-        cmd.args(args).stdin(Stdio::null());
-        let keep: Vec<i32> = setup.inherit.clone();
+        cmd.arg("swrk")
+            .arg(theirs.as_raw_fd().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut keep: Vec<i32> = setup.inherit.clone();
+        keep.push(theirs.as_raw_fd());
         let join = setup.join_cgroups;
         let private_root = setup.private_root;
+        let own_ns = private_root.is_some();
         // SAFETY: the closure runs in the forked child before exec and
         // only makes raw syscalls on memory prepared before the fork.
         unsafe {
             cmd.pre_exec(move || child_setup(&keep, &join, private_root.as_ref()));
         }
-        crate::logging::debug(&format!("{} {}", self.bin, args.join(" ")));
-        let out = cmd.output().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             // std hands back only the errno of a failed child_setup, as if
             // exec had failed: an ENOENT there is not a missing criu.
             if e.kind() == std::io::ErrorKind::NotFound && self.resolves() {
@@ -113,17 +139,150 @@ impl Criu {
                 self.spawn_error(e)
             }
         })?;
-        if out.status.success() {
-            return Ok(());
+        drop(theirs);
+        // CRIU reaches the work directory through our fd, and mounts in
+        // it (its cgroup yard): with a mount namespace of its own, the
+        // directory must be one of that namespace's, which its root
+        // (/proc/PID/root, there once exec has succeeded) leads to.
+        let work_fd = if own_ns {
+            open_dir(
+                &Path::new(&format!("/proc/{}/root", child.id()))
+                    .join(work.strip_prefix("/").unwrap_or(work)),
+            )
+        } else {
+            open_dir(work)
+        };
+        let log = work.join(&opts.log_file);
+        let outcome = work_fd.and_then(|fd| {
+            let opts = rpc::Opts {
+                work_dir_fd: Some(fd.as_raw_fd()),
+                ..opts.clone()
+            };
+            crate::logging::debug(&format!("{} swrk: {what} {opts:?}", self.bin));
+            exchange(&ours, kind, &opts, notified)
+        });
+        // CRIU exits once it has answered (a pre-dump waits for a next
+        // request, and ends when it finds the socket closed).
+        drop(ours);
+        let status = child.wait().sys("wait for", &self.bin)?;
+        let resp = match outcome {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(Error::msg(format!(
+                    "criu {what}: criu exited ({status}) without answering: {} (log: {})",
+                    logged_complaint(&log).unwrap_or_else(|| "nothing logged".into()),
+                    log.display()
+                )));
+            }
+            Err(e) => return Err(e.context(format!("criu {what}"))),
+        };
+        if resp.success {
+            return Ok(resp);
         }
-        let logged = std::fs::read_to_string(log).unwrap_or_default();
-        let text = format!("{logged}\n{}", String::from_utf8_lossy(&out.stderr));
+        let why = resp
+            .cr_errmsg
+            .clone()
+            .filter(|m| !m.is_empty())
+            .or_else(|| {
+                resp.cr_errno
+                    .map(|e| crate::error::errno_text(nix::errno::Errno::from_raw(e)))
+            })
+            .or_else(|| logged_complaint(&log))
+            .unwrap_or_else(|| "no reason given".into());
         Err(Error::msg(format!(
-            "criu {what} failed: {} (log: {})",
-            complaint(&text).unwrap_or_else(|| format!("{}", out.status)),
+            "criu {what} failed: {why} (log: {})",
             log.display()
         )))
     }
+}
+
+/// Send the request, answer notifications, return the final response
+/// (None if CRIU hung up first). A notification whose handler fails is
+/// answered as failed, which makes CRIU give up; the handler's error is
+/// the one returned.
+fn exchange(
+    sock: &OwnedFd,
+    kind: u64,
+    opts: &rpc::Opts,
+    notified: &mut dyn FnMut(&str, Option<OwnedFd>) -> Result<()>,
+) -> Result<Option<rpc::Resp>> {
+    send(sock, &rpc::request(kind, Some(opts), None))?;
+    let mut failed: Option<Error> = None;
+    loop {
+        let Some((bytes, fd)) = receive(sock)? else {
+            return failed.map_or(Ok(None), Err);
+        };
+        let resp = rpc::Resp::decode(&bytes)?;
+        if resp.kind != rpc::NOTIFY {
+            return failed.map_or(Ok(Some(resp)), Err);
+        }
+        let script = resp.notify.as_deref().unwrap_or("");
+        crate::logging::debug(&format!("criu notifies {script}"));
+        let ok = if failed.is_none() {
+            notified(script, fd).map_err(|e| failed = Some(e)).is_ok()
+        } else {
+            false
+        };
+        send(sock, &rpc::request(rpc::NOTIFY, None, Some(ok)))?;
+    }
+}
+
+/// An open directory, for CRIU to reach through /proc/OUR_PID/fd.
+pub fn open_dir(p: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .sys("open", p.display())
+}
+
+fn logged_complaint(log: &Path) -> Option<String> {
+    complaint(&std::fs::read_to_string(log).ok()?)
+}
+
+fn send(sock: &OwnedFd, msg: &[u8]) -> Result<()> {
+    socket::send(sock.as_raw_fd(), msg, socket::MsgFlags::MSG_NOSIGNAL)
+        .sys("send to", "criu swrk")?;
+    Ok(())
+}
+
+/// One packet and the fd it carries, if any; None once CRIU has closed.
+fn receive(sock: &OwnedFd) -> Result<Option<(Vec<u8>, Option<OwnedFd>)>> {
+    use socket::{ControlMessageOwned, MsgFlags};
+    // A packet's whole length, without taking it.
+    let len = socket::recv(
+        sock.as_raw_fd(),
+        &mut [],
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+    )
+    .sys("receive from", "criu swrk")?;
+    let mut buf = vec![0u8; len.max(1)];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = socket::recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .sys("receive from", "criu swrk")?;
+    let n = msg.bytes;
+    let mut fd = None;
+    for c in msg.cmsgs().sys("receive from", "criu swrk")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for f in fds {
+                // SAFETY: an fd received with SCM_RIGHTS belongs to us alone.
+                let f = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(f) };
+                fd.get_or_insert(f);
+            }
+        }
+    }
+    if n == 0 && fd.is_none() {
+        return Ok(None);
+    }
+    buf.truncate(n);
+    Ok(Some((buf, fd)))
 }
 
 /// What the criu child does between fork and exec.
@@ -252,31 +411,39 @@ pub fn empty_ns(n: &str) -> Result<String> {
     }
 }
 
-fn common(o: &Options, a: &mut Vec<String>) {
-    let mut flag = |on: bool, f: &str| {
-        if on {
-            a.push(f.into());
-        }
-    };
-    flag(o.tcp_established, "--tcp-established");
-    flag(o.ext_unix_sk, "--ext-unix-sk");
-    flag(o.shell_job, "--shell-job");
-    flag(o.file_locks, "--file-locks");
-    flag(o.auto_dedup, "--auto-dedup");
-    a.push(format!(
-        "--manage-cgroups={}",
-        o.manage_cgroups.as_deref().unwrap_or("soft")
-    ));
-    for n in &o.empty_ns {
-        a.extend(["--empty-ns".into(), n.clone()]);
+/// The options dump and restore share.
+fn common(o: &Options, log_file: &str, terminal: bool) -> rpc::Opts {
+    rpc::Opts {
+        tcp_established: o.tcp_established,
+        ext_unix_sk: o.ext_unix_sk,
+        shell_job: o.shell_job,
+        file_locks: o.file_locks,
+        auto_dedup: o.auto_dedup,
+        manage_cgroups_mode: rpc::CgMode::parse(o.manage_cgroups.as_deref().unwrap_or("soft")),
+        empty_ns: if o.empty_ns.iter().any(|n| n == "net") {
+            rpc::EMPTY_NET
+        } else {
+            0
+        },
+        log_level: 4,
+        log_file: log_file.into(),
+        // Every notification is answered; the one berth acts on is the
+        // pty master of a restored terminal.
+        notify_scripts: true,
+        // A terminal's slave is in the container's devpts while its master
+        // is in the engine's hands, outside what CRIU dumps: CRIU dumps
+        // the slave alone, and on restore makes a new pair and sends the
+        // master over the RPC socket.
+        orphan_pts_master: terminal,
+        ..Default::default()
     }
 }
 
 /// Everything `criu dump` (or `pre-dump`) needs.
 pub struct Dump<'a> {
     pub pid: i32,
-    pub images: &'a Path,
-    pub work: &'a Path,
+    /// Our open fd of the images directory.
+    pub images: i32,
     pub parent: Option<&'a Path>,
     pub pre_dump: bool,
     pub rootfs: &'a Path,
@@ -285,109 +452,69 @@ pub struct Dump<'a> {
     pub namespaces: &'a [(&'static str, u64, &'static str)],
     pub files: &'a [String],
     pub freeze_cgroup: Option<&'a Path>,
+    pub terminal: bool,
     pub options: &'a Options,
 }
 
-pub fn dump_args(d: &Dump) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        if d.pre_dump { "pre-dump" } else { "dump" }.into(),
-        "--tree".into(),
-        d.pid.to_string(),
-        "--images-dir".into(),
-        d.images.display().to_string(),
-        "--work-dir".into(),
-        d.work.display().to_string(),
-        "--log-file".into(),
-        if d.pre_dump {
-            "pre-dump.log"
-        } else {
-            "dump.log"
-        }
-        .into(),
-        "-v4".into(),
-        "--root".into(),
-        d.rootfs.display().to_string(),
-    ];
-    if !d.pre_dump && d.options.leave_running {
-        a.push("--leave-running".into());
-    }
-    if let Some(p) = d.parent {
-        a.extend(["--prev-images-dir".into(), p.display().to_string()]);
-    }
+pub fn dump_opts(d: &Dump) -> rpc::Opts {
+    let log = if d.pre_dump {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    };
+    let mut o = common(d.options, log, d.terminal);
+    o.images_dir_fd = d.images;
+    o.pid = Some(d.pid);
+    o.root = Some(d.rootfs.display().to_string());
+    o.leave_running = !d.pre_dump && d.options.leave_running;
+    o.parent_img = d.parent.map(|p| p.display().to_string());
     // Memory tracking is what makes a pre-dump, and a dump on top of one,
     // incremental.
-    if d.pre_dump || d.parent.is_some() {
-        a.push("--track-mem".into());
-    }
-    if let Some(f) = d.freeze_cgroup {
-        a.extend(["--freeze-cgroup".into(), f.display().to_string()]);
-    }
-    for m in d.mounts {
-        a.extend([
-            "--external".into(),
-            format!("mnt[{}]:{}", m.mountpoint, m.key),
-        ]);
-    }
-    for (kind, inode, key) in d.namespaces {
-        a.extend(["--external".into(), format!("{kind}[{inode}]:{key}")]);
-    }
-    for f in d.files {
-        a.extend(["--external".into(), f.clone()]);
-    }
-    common(d.options, &mut a);
-    a
+    o.track_mem = d.pre_dump || d.parent.is_some();
+    o.freeze_cgroup = d.freeze_cgroup.map(|f| f.display().to_string());
+    o.external = d
+        .mounts
+        .iter()
+        .map(|m| format!("mnt[{}]:{}", m.mountpoint, m.key))
+        .chain(
+            d.namespaces
+                .iter()
+                .map(|(kind, inode, key)| format!("{kind}[{inode}]:{key}")),
+        )
+        .chain(d.files.iter().cloned())
+        .collect();
+    o
 }
 
 /// Everything `criu restore` needs.
 pub struct Restore<'a> {
-    pub images: &'a Path,
-    pub work: &'a Path,
+    pub images: i32,
     pub root: &'a Path,
-    pub pid_file: &'a Path,
     /// (key, host source) of the external mounts.
     pub mounts: &'a [(String, PathBuf)],
     /// (fd in criu, key): stdio and namespaces handed back.
     pub inherit: &'a [(i32, String)],
     /// cgroup roots: (controllers or "" for all, path).
     pub cgroup_roots: &'a [(String, String)],
+    pub terminal: bool,
     pub options: &'a Options,
 }
 
-pub fn restore_args(r: &Restore) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "restore".into(),
-        "--images-dir".into(),
-        r.images.display().to_string(),
-        "--work-dir".into(),
-        r.work.display().to_string(),
-        "--log-file".into(),
-        "restore.log".into(),
-        "-v4".into(),
-        "--root".into(),
-        r.root.display().to_string(),
-        // Detached, the restored init a child of berth, which leaves it to
-        // its caller (the engine's subreaper) as create does.
-        "--restore-detached".into(),
-        "--restore-sibling".into(),
-        "--pidfile".into(),
-        r.pid_file.display().to_string(),
-    ];
-    for (key, src) in r.mounts {
-        a.extend(["--external".into(), format!("mnt[{key}]:{}", src.display())]);
-    }
-    for (fd, key) in r.inherit {
-        a.extend(["--inherit-fd".into(), format!("fd[{fd}]:{key}")]);
-    }
-    for (ctrl, path) in r.cgroup_roots {
-        let v = if ctrl.is_empty() {
-            path.clone()
-        } else {
-            format!("{ctrl}:{path}")
-        };
-        a.extend(["--cgroup-root".into(), v]);
-    }
-    common(r.options, &mut a);
-    a
+pub fn restore_opts(r: &Restore) -> rpc::Opts {
+    let mut o = common(r.options, "restore.log", r.terminal);
+    o.images_dir_fd = r.images;
+    o.root = Some(r.root.display().to_string());
+    // The restored init a child of berth, which leaves it to its caller
+    // (the engine's subreaper) as create does.
+    o.rst_sibling = true;
+    o.external = r
+        .mounts
+        .iter()
+        .map(|(key, src)| format!("mnt[{key}]:{}", src.display()))
+        .collect();
+    o.inherit_fd = r.inherit.iter().map(|(fd, k)| (k.clone(), *fd)).collect();
+    o.cg_root = r.cgroup_roots.to_vec();
+    o
 }
 
 /// The container's cgroups as CRIU names them: the v2 directory as the
@@ -428,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn dump_arguments() {
+    fn dump_options() {
         let o = Options {
             leave_running: true,
             tcp_established: true,
@@ -441,10 +568,9 @@ mod tests {
             key: "/data".into(),
             source: "/srv/data".into(),
         }];
-        let a = dump_args(&Dump {
+        let d = dump_opts(&Dump {
             pid: 42,
-            images: Path::new("/img"),
-            work: Path::new("/work"),
+            images: 7,
             parent: Some(Path::new("../pre")),
             pre_dump: false,
             rootfs: Path::new("/b/rootfs"),
@@ -452,21 +578,37 @@ mod tests {
             namespaces: &[("net", 4026532000, NET_KEY)],
             files: &["file[1a:2b]".into()],
             freeze_cgroup: Some(Path::new("/sys/fs/cgroup/freezer/c1")),
+            terminal: true,
             options: &o,
-        })
-        .join(" ");
+        });
         assert_eq!(
-            a,
-            "dump --tree 42 --images-dir /img --work-dir /work --log-file dump.log -v4 \
-             --root /b/rootfs --leave-running --prev-images-dir ../pre --track-mem \
-             --freeze-cgroup /sys/fs/cgroup/freezer/c1 --external mnt[/data]:/data \
-             --external net[4026532000]:extRootNetNS --external file[1a:2b] \
-             --tcp-established --manage-cgroups=full --empty-ns net"
+            d,
+            rpc::Opts {
+                images_dir_fd: 7,
+                pid: Some(42),
+                leave_running: true,
+                tcp_established: true,
+                log_level: 4,
+                log_file: "dump.log".into(),
+                notify_scripts: true,
+                root: Some("/b/rootfs".into()),
+                parent_img: Some("../pre".into()),
+                track_mem: true,
+                manage_cgroups_mode: Some(rpc::CgMode::Full),
+                external: vec![
+                    "mnt[/data]:/data".into(),
+                    "net[4026532000]:extRootNetNS".into(),
+                    "file[1a:2b]".into()
+                ],
+                empty_ns: rpc::EMPTY_NET,
+                freeze_cgroup: Some("/sys/fs/cgroup/freezer/c1".into()),
+                orphan_pts_master: true,
+                ..Default::default()
+            }
         );
-        let pre = dump_args(&Dump {
+        let pre = dump_opts(&Dump {
             pid: 42,
-            images: Path::new("/img"),
-            work: Path::new("/work"),
+            images: 7,
             parent: None,
             pre_dump: true,
             rootfs: Path::new("/r"),
@@ -474,38 +616,71 @@ mod tests {
             namespaces: &[],
             files: &[],
             freeze_cgroup: None,
+            terminal: false,
             options: &o,
         });
-        assert_eq!(pre[0], "pre-dump");
-        assert!(pre.contains(&"--track-mem".to_string()));
-        assert!(!pre.contains(&"--leave-running".to_string()));
+        assert_eq!(pre.log_file, "pre-dump.log");
+        assert!(pre.track_mem && !pre.leave_running && !pre.orphan_pts_master);
     }
 
     #[test]
-    fn restore_arguments() {
+    fn restore_options() {
         let o = Options::default();
-        let a = restore_args(&Restore {
-            images: Path::new("/img"),
-            work: Path::new("/work"),
+        let r = restore_opts(&Restore {
+            images: 7,
             root: Path::new("/run/berth/c1/criu-root"),
-            pid_file: Path::new("/run/berth/c1/criu.pid"),
             mounts: &[("/data".into(), "/srv/data".into())],
             inherit: &[(5, "pipe:[77]".into()), (6, NET_KEY.into())],
             cgroup_roots: &[
                 (String::new(), "/berth/c1".into()),
                 ("cpu,cpuacct".into(), "/c1".into()),
             ],
+            terminal: false,
             options: &o,
-        })
-        .join(" ");
+        });
         assert_eq!(
-            a,
-            "restore --images-dir /img --work-dir /work --log-file restore.log -v4 \
-             --root /run/berth/c1/criu-root --restore-detached --restore-sibling \
-             --pidfile /run/berth/c1/criu.pid --external mnt[/data]:/srv/data \
-             --inherit-fd fd[5]:pipe:[77] --inherit-fd fd[6]:extRootNetNS \
-             --cgroup-root /berth/c1 --cgroup-root cpu,cpuacct:/c1 --manage-cgroups=soft"
+            r,
+            rpc::Opts {
+                images_dir_fd: 7,
+                log_level: 4,
+                log_file: "restore.log".into(),
+                notify_scripts: true,
+                root: Some("/run/berth/c1/criu-root".into()),
+                rst_sibling: true,
+                external: vec!["mnt[/data]:/srv/data".into()],
+                inherit_fd: vec![("pipe:[77]".into(), 5), (NET_KEY.into(), 6)],
+                cg_root: vec![
+                    (String::new(), "/berth/c1".into()),
+                    ("cpu,cpuacct".into(), "/c1".into())
+                ],
+                manage_cgroups_mode: Some(rpc::CgMode::Soft),
+                ..Default::default()
+            }
         );
+    }
+
+    /// The exchange against the real criu, where there is one: a VERSION
+    /// request answered over the socket (this needs no kernel support).
+    #[test]
+    fn criu_swrk_answers_a_version_request() {
+        let criu = Criu::new(None);
+        if !criu.resolves() {
+            eprintln!("criu is not installed: the RPC exchange is tested in the VM stage");
+            return;
+        }
+        let mut notified = |_: &str, _: Option<OwnedFd>| Ok(());
+        let r = criu
+            .call(
+                "version",
+                rpc::VERSION,
+                &rpc::Opts::default(),
+                Path::new("/"),
+                Setup::default(),
+                &mut notified,
+            )
+            .unwrap();
+        let (major, _) = r.version.expect("a version in the answer");
+        assert!(major >= 3, "{r:?}");
     }
 
     #[test]
