@@ -10,14 +10,16 @@ DEMO        := target/demo-bundle
 SHARED      ?= ../shared
 APT_BUILD   := busybox-static gcc libc6-dev libseccomp-dev
 # qemu and mmdebstrap: the pure cgroup v2 and systemd VMs (tests/vm/);
-# uidmap (newuidmap, newgidmap): the rootless tests.
-APT_TEST    := $(APT_BUILD) podman containerd qemu-system-x86 mmdebstrap e2fsprogs xz-utils uidmap
+# uidmap (newuidmap, newgidmap): the rootless tests; runc, the CNI plugins
+# and protoc (the CRI client's build): the Kubernetes stage.
+APT_TEST    := $(APT_BUILD) podman containerd qemu-system-x86 mmdebstrap e2fsprogs xz-utils uidmap \
+               runc containernetworking-plugins protobuf-compiler
 # docker.io is unpacked, not installed: its service scripts stay out.
 DOCKER_DIR  := /var/tmp/berth-cache/docker.io
 APT_BENCH   := runc crun jq hyperfine busybox-static
 APT_PEERS   := runc crun
 
-.PHONY: all build install test lint demo bench conformance conformance-peers compat-peers cve-peers deps-peers engines vm deps deps-build deps-bench clean fuzz
+.PHONY: all build install test lint demo bench conformance conformance-peers compat-peers cve-peers deps-peers engines k8s vm deps deps-build deps-bench clean fuzz
 
 all: build
 
@@ -67,6 +69,7 @@ test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
 	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory engines
+	$(MAKE) --no-print-directory k8s
 	$(MAKE) --no-print-directory cve-peers
 	$(MAKE) --no-print-directory vm
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
@@ -166,6 +169,14 @@ engines: $(ROOTFS)/bin/busybox | deps
 	bash tests/engines/podman.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 	bash tests/engines/podman-rootless.sh $(RUNTIME) $(CURDIR)/$(ROOTFS)
 	bash tests/engines/docker.sh $(RUNTIME) $(CURDIR)/$(ROOTFS) $(DOCKER_DIR)
+
+# Kubernetes' path: containerd's CRI plugin runs a pod through a berth
+# runtime handler as the kubelet would (tests/k8s/), then through runc as
+# the control; prints the exec probe latency of both.
+CRI_POD := target/x86_64-unknown-linux-gnu/debug/cri-pod
+k8s: $(ROOTFS)/bin/busybox | deps
+	$(CARGO) build -p berth -p berth-k8s
+	bash tests/k8s/run.sh $(CURDIR)/$(DEBUG) $(CURDIR)/$(ROOTFS) $(CURDIR)/$(CRI_POD)
 
 # The layouts this host lacks: the integration tests again in a VM whose
 # only cgroup hierarchy is v2; then under systemd as PID 1 (pure v2), with
