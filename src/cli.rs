@@ -80,6 +80,15 @@ pub enum Command {
     /// Restore a container from a CRIU checkpoint.
     #[command(disable_help_flag = true)]
     Restore(Box<RestoreArgs>),
+    /// Examine this host: what containers can and cannot do here, and why.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Output format: text (a line per finding) or json.
+    #[arg(short = 'f', long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 #[derive(Args, Debug)]

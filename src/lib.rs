@@ -2,6 +2,7 @@
 //! the same code the binary runs. src/main.rs is the command line.
 
 pub mod cgroups;
+pub mod check;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;

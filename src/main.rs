@@ -98,8 +98,12 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Some(r) => r,
         None => {
             let d = state::default_root();
-            // spec and features never touch the state.
-            if !matches!(command, Command::Spec(_) | Command::Features) {
+            // spec and features never touch the state; check looks at it
+            // as it is.
+            if !matches!(
+                command,
+                Command::Spec(_) | Command::Features | Command::Check(_)
+            ) {
                 state::ensure_private_root(&d)?;
             }
             d.path().to_path_buf()
@@ -129,5 +133,6 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Events(a) => commands::events::run(&g, &a),
         Command::Checkpoint(a) => commands::checkpoint::run(&g, &a),
         Command::Restore(a) => commands::restore::run(&g, &a),
+        Command::Check(a) => commands::check::run(&g, &a),
     }
 }

@@ -1,5 +1,6 @@
 //! One small file per subcommand.
 
+pub mod check;
 pub mod checkpoint;
 pub mod create;
 pub mod delete;
