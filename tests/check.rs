@@ -11,11 +11,16 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
 fn check_json(c: &mut Command) -> (Output, Value) {
-    let out = c
-        .args(["check", "--format", "json"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    parsed(
+        c.args(["check", "--format", "json"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    )
+}
+
+/// The output and the JSON document it printed.
+fn parsed(out: Output) -> (Output, Value) {
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
     (out, v)
@@ -212,14 +217,13 @@ fn check_with_cgroups(setup: &str) -> (Output, Value) {
         "mount --make-rprivate / && for m in $(awk '$2 ~ \"^/sys/fs/cgroup\" {{print $2}}' /proc/self/mounts | sort -r); do umount \"$m\" || exit 1; done && mount -t tmpfs berth-check /sys/fs/cgroup && {setup} && exec \"$0\" --root \"$1\" check --format json"
     );
     let root = std::env::temp_dir().join(unique("berth-check-root"));
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script, berth(), root.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
-    (out, v)
+    parsed(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &script, berth(), root.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -295,8 +299,7 @@ fn a_user_without_privileges_is_told_what_rootless_needs() {
     }
     let out = c.output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    let (_, v) = parsed(out);
     let eff = &findings(&v, "privileges/effective")[0];
     assert_eq!(eff["level"], "info", "{eff}");
     // Subordinate ids: whatever /etc/subuid gives nobody, said so.

@@ -240,13 +240,17 @@ fn restore_detached(b: &Bundle, img: &Path, pid_file: &Path) -> Output {
 }
 
 fn restore(b: &Bundle, img: &Path, pid_file: &Path) {
-    let out = restore_detached(b, img, pid_file);
+    restored(&restore_detached(b, img, pid_file), img);
+}
+
+/// A restore that must have succeeded; else what CRIU logged last.
+fn restored(out: &Output, img: &Path) {
     let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
     let tail: Vec<&str> = log.lines().rev().take(30).collect();
     assert!(
         out.status.success(),
         "restore: {}\nrestore.log (last lines, reversed):\n{}",
-        stderr(&out),
+        stderr(out),
         tail.join("\n")
     );
 }
@@ -473,34 +477,6 @@ fn a_terminal_survives_checkpoint_and_restore() {
     }
 }
 
-/// The master a console socket at `path` will receive.
-fn console_receiver(path: &Path) -> std::thread::JoinHandle<std::os::fd::OwnedFd> {
-    let _ = std::fs::remove_file(path);
-    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
-    std::thread::spawn(move || {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 256];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY (test): an fd received with SCM_RIGHTS is ours.
-                return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
-            }
-        }
-        panic!("the console socket received no fd");
-    })
-}
-
 /// A running container whose shell answers each line on its terminal
 /// with the line and the terminal's name; and the pty master.
 fn terminal_bundle() -> (Bundle, std::fs::File) {
@@ -512,11 +488,11 @@ fn terminal_bundle() -> (Bundle, std::fs::File) {
     b.config["process"]["terminal"] = serde_json::json!(true);
     b.write();
     let sock = b.dir.join("console.sock");
-    let rx = console_receiver(&sock);
+    let rx = console_master(&sock);
     let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
     assert!(out.status.success(), "create: {}", stderr(&out));
     b.ok(&["start", &b.id]);
-    (b, std::fs::File::from(rx.join().unwrap()))
+    (b, std::fs::File::from(rx.join().unwrap().1.remove(0)))
 }
 
 /// Type `line` on the terminal and wait for the shell's answer.
@@ -577,7 +553,7 @@ fn terminal_round_trip() {
     b.assert_no_leftovers();
 
     let sock = b.dir.join("restore.sock");
-    let rx = console_receiver(&sock);
+    let rx = console_master(&sock);
     let out = berth_files(
         &b,
         &[
@@ -592,15 +568,8 @@ fn terminal_round_trip() {
             &b.id,
         ],
     );
-    let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
-    let tail: Vec<&str> = log.lines().rev().take(30).collect();
-    assert!(
-        out.status.success(),
-        "restore: {}\nrestore.log (last lines, reversed):\n{}",
-        stderr(&out),
-        tail.join("\n")
-    );
-    let mut master = std::fs::File::from(rx.join().unwrap());
+    restored(&out, &img);
+    let mut master = std::fs::File::from(rx.join().unwrap().1.remove(0));
     assert_eq!(b.state()["status"], "running");
     let after = answer(&mut master, "two");
     let tty = |s: &str| s.rsplit(' ').next().unwrap_or("").to_string();

@@ -4,38 +4,9 @@
 mod common;
 use common::*;
 use serde_json::json;
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::net::UnixListener;
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::process::Stdio;
-
-/// Accept one connection and return (payload, fds) of its one message.
-fn receive(listener: UnixListener) -> std::thread::JoinHandle<(String, Vec<OwnedFd>)> {
-    std::thread::spawn(move || {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        use std::os::fd::AsRawFd;
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(r) = c {
-                // SAFETY (test): fds received with SCM_RIGHTS are ours.
-                fds.extend(r.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
-            }
-        }
-        let n = msg.bytes;
-        (String::from_utf8_lossy(&buf[..n]).into_owned(), fds)
-    })
-}
 
 fn read_all(master: OwnedFd) -> String {
     let mut f = std::fs::File::from(master);
@@ -61,7 +32,7 @@ fn create_sends_the_pty_master_and_the_container_gets_a_terminal() {
     b.config["process"]["terminal"] = json!(true);
     b.config["process"]["consoleSize"] = json!({"height": 33, "width": 77});
     let sock = b.dir.join("console.sock");
-    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let rx = console_master(&sock);
     let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (payload, mut fds) = rx.join().unwrap();
@@ -83,7 +54,7 @@ fn create_sends_the_pty_master_and_the_container_gets_a_terminal() {
 fn exec_with_console(b: &Bundle, extra: &[&str], script: &str) -> (String, Vec<OwnedFd>) {
     let sock = b.dir.join("exec.sock");
     let _ = std::fs::remove_file(&sock);
-    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let rx = console_master(&sock);
     let mut args = vec!["exec", "-t", "-d"];
     args.extend_from_slice(extra);
     args.extend([
@@ -210,7 +181,7 @@ fn a_console_symlink_in_the_image_is_replaced_not_followed() {
     // Through a console socket, as engines do (a foreground run with a
     // terminal needs one of its own on stdin with runc).
     let sock = b.dir.join("console.sock");
-    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let rx = console_master(&sock);
     let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, mut fds) = rx.join().unwrap();
@@ -241,7 +212,7 @@ fn the_terminal_belongs_to_the_processs_user_and_the_tty_group() {
     b.config["process"]["terminal"] = json!(true);
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     let sock = b.dir.join("console.sock");
-    let rx = receive(UnixListener::bind(&sock).unwrap());
+    let rx = console_master(&sock);
     let out = b.create(&["--console-socket", sock.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, mut fds) = rx.join().unwrap();

@@ -386,3 +386,36 @@ pub fn status_field(text: &str, key: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// What a console socket bound at `path` receives: the (payload, fds)
+/// of the one message its one connection sends.
+pub fn console_master(
+    path: &std::path::Path,
+) -> std::thread::JoinHandle<(String, Vec<std::os::fd::OwnedFd>)> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(r) = c {
+                // SAFETY (test): fds received with SCM_RIGHTS are ours.
+                fds.extend(r.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+            }
+        }
+        let n = msg.bytes;
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), fds)
+    })
+}

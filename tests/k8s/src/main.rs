@@ -707,6 +707,24 @@ async fn remove(k: &mut Kubelet, id: &str) -> Res<()> {
     Ok(())
 }
 
+async fn stop_and_remove_pod(k: &mut Kubelet) -> Res<()> {
+    call(
+        "StopPodSandbox",
+        k.rt.stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: k.sandbox.clone(),
+        }),
+    )
+    .await?;
+    call(
+        "RemovePodSandbox",
+        k.rt.remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: k.sandbox.clone(),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The network namespace CRI made for the pod, from the sandbox's spec.
 fn netns_path(info: &serde_json::Value) -> Option<String> {
     info["runtimeSpec"]["linux"]["namespaces"]
@@ -726,20 +744,7 @@ async fn teardown(k: &mut Kubelet, ids: &[String], info: &serde_json::Value) -> 
         pids.push(k.pid(id).await?);
     }
     let netns = netns_path(info);
-    call(
-        "StopPodSandbox",
-        k.rt.stop_pod_sandbox(StopPodSandboxRequest {
-            pod_sandbox_id: k.sandbox.clone(),
-        }),
-    )
-    .await?;
-    call(
-        "RemovePodSandbox",
-        k.rt.remove_pod_sandbox(RemovePodSandboxRequest {
-            pod_sandbox_id: k.sandbox.clone(),
-        }),
-    )
-    .await?;
+    stop_and_remove_pod(k).await?;
     // The shim exits once its last container is gone, a moment later.
     wait_for("the pod's processes to end", || {
         !pids.iter().any(|p| alive(*p))
@@ -844,20 +849,7 @@ async fn user_namespace_pod(k: &mut Kubelet) -> Res<()> {
             _ => return Err(format!("user namespace pod: uid_map {first:?}")),
         };
         remove(k, &id).await?;
-        call(
-            "StopPodSandbox (user namespace)",
-            k.rt.stop_pod_sandbox(StopPodSandboxRequest {
-                pod_sandbox_id: k.sandbox.clone(),
-            }),
-        )
-        .await?;
-        call(
-            "RemovePodSandbox (user namespace)",
-            k.rt.remove_pod_sandbox(RemovePodSandboxRequest {
-                pod_sandbox_id: k.sandbox.clone(),
-            }),
-        )
-        .await?;
+        stop_and_remove_pod(k).await?;
         Ok(what)
     }
     .await;
