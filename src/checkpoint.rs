@@ -50,7 +50,7 @@ fn terminal(b: &Bundle) -> bool {
 }
 
 /// Notifications the dump acts on: none.
-fn ignore(_: &str, _: Option<OwnedFd>) -> Result<()> {
+fn ignore(_: &criu::rpc::Resp, _: Option<OwnedFd>) -> Result<()> {
     Ok(())
 }
 
@@ -322,13 +322,17 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
             "restore with --systemd-cgroup is not supported: CRIU would have to restore into a systemd unit berth starts",
         ));
     }
-    // runc runs these from CRIU's RPC notifications, in the middle of the
-    // restore; the command line offers no such point.
-    for (stage, list) in spec::hook_lists(&bundle.spec) {
-        if !list.is_empty() && stage != "poststart" && stage != "poststop" {
+    // prestart and createRuntime run in the runtime's namespaces once
+    // CRIU has made the container's (its setup-namespaces notification),
+    // as runc runs them; createContainer and startContainer would have to
+    // run inside the container before its process, which CRIU restores
+    // already running.
+    let hooks = spec::hook_lists(&bundle.spec);
+    for (stage, list) in &hooks {
+        if !list.is_empty() && (*stage == "createContainer" || *stage == "startContainer") {
             return Err(Error::config(
                 format!("hooks.{stage}"),
-                "berth cannot run create-stage hooks during a CRIU restore",
+                "berth cannot run it on restore: CRIU brings the container's process back already running",
             ));
         }
     }
@@ -417,12 +421,27 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
         private_root: Some((cstr(&bundle.rootfs)?, cstr(&criu_root)?)),
     };
     let mut master: Option<OwnedFd> = None;
-    let mut notified = |script: &str, fd: Option<OwnedFd>| {
-        if script == "orphan-pts-master" {
-            master =
-                Some(fd.ok_or_else(|| {
+    let mut notified = |r: &criu::rpc::Resp, fd: Option<OwnedFd>| {
+        match r.notify.as_deref() {
+            Some("orphan-pts-master") => {
+                master = Some(fd.ok_or_else(|| {
                     Error::msg("criu sent orphan-pts-master without the pty master")
                 })?);
+            }
+            Some("setup-namespaces") => {
+                let pid = r.notify_pid.ok_or_else(|| {
+                    Error::msg("criu sent setup-namespaces without the restored pid")
+                })?;
+                let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
+                let state = state::oci_state(&saved, "created");
+                for (stage, list) in hooks
+                    .iter()
+                    .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
+                {
+                    crate::hooks::run_all(stage, list, &state)?;
+                }
+            }
+            _ => {}
         }
         Ok(())
     };

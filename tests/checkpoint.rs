@@ -84,6 +84,16 @@ fn counter(pid: i64) -> Option<u64> {
         .ok()
 }
 
+/// The counter, once it reads: the shell truncates the file before each
+/// write, so a read can find it empty.
+fn count(pid: i64) -> u64 {
+    let mut n = 0;
+    wait_until("the counter to read", || {
+        counter(pid).map(|c| n = c).is_some()
+    });
+    n
+}
+
 fn counting_bundle() -> Bundle {
     let b = bundle(&[
         "sh",
@@ -266,7 +276,7 @@ fn round_trip() {
     let pre = b.dir.join("pre");
     checkpoint(&b, &pre, &["--pre-dump"]);
     assert_eq!(pid_of(&b), pid);
-    let n = counter(pid).unwrap();
+    let n = count(pid);
     wait_until("the counter to go on after --pre-dump", || {
         counter(pid).unwrap_or(0) > n
     });
@@ -303,12 +313,27 @@ fn round_trip() {
     b.assert_no_leftovers();
     assert!(!pid_file.exists(), "pid file left by a failed restore");
 
-    // Otherwise poststart sees the restored container running.
+    // Otherwise poststart sees the restored container running, and
+    // prestart and createRuntime ran before it (at CRIU's
+    // setup-namespaces, as runc runs them), seeing it created.
     let seen = b.dir.join("poststart.json");
-    b.config["hooks"] = serde_json::json!({"poststart": [{"path": "/bin/sh",
-        "args": ["sh", "-c", format!("cat > {}", seen.display())]}]});
+    let early = b.dir.join("create-runtime.json");
+    let order = b.dir.join("order");
+    let hook = |name: &str, extra: &str| {
+        serde_json::json!({"path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo {name} >> {}; {extra}", order.display())]})
+    };
+    b.config["hooks"] = serde_json::json!({
+        "prestart": [hook("prestart", "")],
+        "createRuntime": [hook("createRuntime", &format!("cat > {}", early.display()))],
+        "poststart": [hook("poststart", &format!("cat > {}", seen.display()))],
+    });
     b.write();
     restore(&b, &img, &pid_file);
+    assert_eq!(
+        std::fs::read_to_string(&order).unwrap(),
+        "prestart\ncreateRuntime\npoststart\n"
+    );
     let written: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let s = b.state();
     eprintln!("state after restore: {s}");
@@ -319,8 +344,13 @@ fn round_trip() {
             .unwrap();
     assert_eq!(hook["status"], "running", "{hook}");
     assert_eq!(hook["pid"].as_i64(), Some(written), "{hook}");
+    let hook: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&early).expect("createRuntime did not run"))
+            .unwrap();
+    assert_eq!(hook["status"], "created", "{hook}");
+    assert_eq!(hook["pid"].as_i64(), Some(written), "{hook}");
     let new_pid = written;
-    let restored = counter(new_pid).expect("no counter in the restored container");
+    let restored = count(new_pid);
     assert!(restored >= 3, "counter after restore: {restored}");
     // It counts on from there: a fresh start would write 1, 2, ...
     wait_until("the restored counter to go on", || {
@@ -351,7 +381,7 @@ fn round_trip() {
 
     // --leave-running: the same process goes on.
     let img2 = b.dir.join("img2");
-    let before = counter(new_pid).unwrap();
+    let before = count(new_pid);
     checkpoint(&b, &img2, &["--leave-running"]);
     assert_eq!(pid_of(&b), new_pid);
     wait_until("the counter to go on after --leave-running", || {
@@ -397,7 +427,7 @@ fn foreground_restore(b: &Bundle, img: &Path, at_least: u64) {
                 == "running"
     });
     let pid = pid_of(b);
-    let n = counter(pid).expect("no counter after the foreground restore");
+    let n = count(pid);
     assert!(n >= at_least, "counter {n} after restoring from {at_least}");
     b.ok(&["kill", &b.id, "KILL"]);
     let st = child.wait().unwrap();

@@ -99,7 +99,7 @@ impl Criu {
         opts: &rpc::Opts,
         work: &Path,
         setup: Setup,
-        notified: &mut dyn FnMut(&str, Option<OwnedFd>) -> Result<()>,
+        notified: &mut dyn FnMut(&rpc::Resp, Option<OwnedFd>) -> Result<()>,
     ) -> Result<rpc::Resp> {
         use std::os::unix::process::CommandExt;
         let (ours, theirs) = socket::socketpair(
@@ -204,7 +204,7 @@ fn exchange(
     sock: &OwnedFd,
     kind: u64,
     opts: &rpc::Opts,
-    notified: &mut dyn FnMut(&str, Option<OwnedFd>) -> Result<()>,
+    notified: &mut dyn FnMut(&rpc::Resp, Option<OwnedFd>) -> Result<()>,
 ) -> Result<Option<rpc::Resp>> {
     send(sock, &rpc::request(kind, Some(opts), None))?;
     let mut failed: Option<Error> = None;
@@ -216,10 +216,12 @@ fn exchange(
         if resp.kind != rpc::NOTIFY {
             return failed.map_or(Ok(Some(resp)), Err);
         }
-        let script = resp.notify.as_deref().unwrap_or("");
-        crate::logging::debug(&format!("criu notifies {script}"));
+        crate::logging::debug(&format!(
+            "criu notifies {}",
+            resp.notify.as_deref().unwrap_or("")
+        ));
         let ok = if failed.is_none() {
-            notified(script, fd).map_err(|e| failed = Some(e)).is_ok()
+            notified(&resp, fd).map_err(|e| failed = Some(e)).is_ok()
         } else {
             false
         };
@@ -668,7 +670,7 @@ mod tests {
             eprintln!("criu is not installed: the RPC exchange is tested in the VM stage");
             return;
         }
-        let mut notified = |_: &str, _: Option<OwnedFd>| Ok(());
+        let mut notified = |_: &rpc::Resp, _: Option<OwnedFd>| Ok(());
         let r = criu
             .call(
                 "version",

@@ -195,6 +195,9 @@ pub struct Resp {
     pub restored_pid: Option<i32>,
     /// criu_notify.script: what CRIU is at.
     pub notify: Option<String>,
+    /// criu_notify.pid: the restored root task, where CRIU names it
+    /// (setup-namespaces, post-restore).
+    pub notify_pid: Option<i32>,
     pub cr_errno: Option<i32>,
     pub cr_errmsg: Option<String>,
     /// criu_version: (major, minor).
@@ -288,8 +291,10 @@ impl Resp {
                 (5, Val::Bytes(m)) => {
                     let mut d = Dec(m);
                     while let Some((n, v)) = d.field()? {
-                        if let (1, Val::Bytes(s)) = (n, v) {
-                            r.notify = Some(text(s));
+                        match (n, v) {
+                            (1, Val::Bytes(s)) => r.notify = Some(text(s)),
+                            (2, Val::Int(p)) => r.notify_pid = Some(p as i32),
+                            _ => {}
                         }
                     }
                 }
@@ -390,6 +395,7 @@ mod tests {
         assert_eq!(r.kind, NOTIFY);
         assert!(r.success);
         assert_eq!(r.notify.as_deref(), Some("orphan-pts-master"));
+        assert_eq!(r.notify_pid, Some(42));
 
         let mut e = Enc::default();
         e.uint(1, RESTORE);
