@@ -421,6 +421,14 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
         private_root: Some((cstr(&bundle.rootfs)?, cstr(&criu_root)?)),
     };
     let mut master: Option<OwnedFd> = None;
+    let early: Vec<_> = hooks
+        .iter()
+        .filter(|(s, l)| (*s == "prestart" || *s == "createRuntime") && !l.is_empty())
+        .collect();
+    // Set when one of them failed: the restore then ends as a create
+    // whose hook failed, with the poststop hooks.
+    let mut hook_state: Option<crate::state::Saved> = None;
+    let mut hook_failed = false;
     let mut notified = |r: &criu::rpc::Resp, fd: Option<OwnedFd>| {
         match r.notify.as_deref() {
             Some("orphan-pts-master") => {
@@ -428,17 +436,16 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
                     Error::msg("criu sent orphan-pts-master without the pty master")
                 })?);
             }
-            Some("setup-namespaces") => {
+            Some("setup-namespaces") if !early.is_empty() => {
                 let pid = r.notify_pid.ok_or_else(|| {
                     Error::msg("criu sent setup-namespaces without the restored pid")
                 })?;
                 let saved = launch::saved_state(&bundle, o.id, pid, &cgroup, false)?;
                 let state = state::oci_state(&saved, "created");
-                for (stage, list) in hooks
-                    .iter()
-                    .filter(|(s, _)| *s == "prestart" || *s == "createRuntime")
-                {
-                    crate::hooks::run_all(stage, list, &state)?;
+                hook_state = Some(saved);
+                for (stage, list) in &early {
+                    crate::hooks::run_all(stage, list, &state)
+                        .inspect_err(|_| hook_failed = true)?;
                 }
             }
             _ => {}
@@ -452,7 +459,13 @@ pub fn restore(root: &Path, criu: &Criu, o: &Restore) -> Result<Restored> {
         &o.paths.work,
         setup,
         &mut notified,
-    )?;
+    );
+    let resp = match (resp, hook_state) {
+        (Err(e), Some(saved)) if hook_failed => {
+            return Err(launch::hook_failed(undo, &hooks, &saved, e));
+        }
+        (r, _) => r?,
+    };
     drop(held);
     let pid = resp
         .restored_pid

@@ -313,6 +313,27 @@ fn round_trip() {
     b.assert_no_leftovers();
     assert!(!pid_file.exists(), "pid file left by a failed restore");
 
+    // A failing createRuntime hook fails the restore as it fails create:
+    // nothing left, and the poststop hooks run, seeing it stopped.
+    let after = b.dir.join("poststop.json");
+    b.config["hooks"] = serde_json::json!({
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}],
+        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", after.display())]}],
+    });
+    b.write();
+    let out = restore_detached(&b, &img, &pid_file);
+    assert!(
+        !out.status.success(),
+        "restore with a failing createRuntime succeeded"
+    );
+    let e = stderr(&out);
+    assert!(e.contains("createRuntime hook #0 (/bin/sh)"), "{e}");
+    b.assert_no_leftovers();
+    let stopped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&after).expect("poststop did not run"))
+            .unwrap();
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+
     // Otherwise poststart sees the restored container running, and
     // prestart and createRuntime ran before it (at CRIU's
     // setup-namespaces, as runc runs them), seeing it created.

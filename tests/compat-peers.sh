@@ -17,11 +17,11 @@ export BERTH_TEST_ROOTFS=${BERTH_TEST_ROOTFS:-$(pwd)/target/test-rootfs}
 
 # file test | what it shows
 TESTS="
-cgroups a_device_allowed_read_only_stays_read_only_and_update_replaces_the_rules|device rules exactly as configured, update replaces them
+cgroup_commands a_device_allowed_read_only_stays_read_only_and_update_replaces_the_rules|device rules exactly as configured, update replaces them
 cgroups a_cgroup_frozen_before_create_fails_run_instead_of_hanging|a frozen cgroup fails run instead of hanging
-cgroups update_takes_negative_values_and_lifts_a_memory_limit|update takes -1 and lifts a memory limit under memsw
+cgroup_commands update_takes_negative_values_and_lifts_a_memory_limit|update takes -1 and lifts a memory limit under memsw
 cgroups a_cgroup_below_an_empty_cpuset_parent_gets_cpus_from_above|an empty pod cpuset is filled from above
-cgroups cpu_period_and_quota_fit_under_a_parents_quota|period and quota under a parent's quota
+cgroup_commands cpu_period_and_quota_fit_under_a_parents_quota|period and quota under a parent's quota
 checkpoint a_bad_parent_path_is_refused_before_anything_is_done|--parent-path checked first, nothing left
 config scheduler_flags_take_the_specs_names|scheduler flags by the spec's names
 config no_pivot_leaves_no_bare_host_proc_or_sysfs_behind|--no-pivot hides the host's proc and sysfs

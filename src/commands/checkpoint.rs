@@ -52,10 +52,11 @@ pub fn options(a: &CriuArgs, leave_running: bool) -> Result<criu::Options> {
             .as_deref()
             .map(criu::cgroups_mode)
             .transpose()?,
-        empty_ns: a
-            .empty_ns
-            .iter()
-            .map(|n| criu::empty_ns(n))
-            .collect::<Result<_>>()?,
+        empty_net: {
+            for n in &a.empty_ns {
+                criu::empty_ns(n)?;
+            }
+            !a.empty_ns.is_empty()
+        },
     })
 }

@@ -666,7 +666,7 @@ fn random_u64() -> u64 {
 /// What a failed create must take back.
 /// A create-stage hook failed: runtime.md has the runtime stop the
 /// container and go on at step 12, destroying it, then poststop hooks.
-fn hook_failed(
+pub(crate) fn hook_failed(
     undo: Undo,
     hooks: &[(&'static str, Vec<oci_spec::runtime::Hook>)],
     saved: &Saved,

@@ -3,6 +3,8 @@
 //! container and from the host.
 #![allow(dead_code)]
 
+pub mod cgroup;
+
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

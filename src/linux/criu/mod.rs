@@ -388,25 +388,26 @@ pub struct Options {
     pub shell_job: bool,
     pub file_locks: bool,
     pub auto_dedup: bool,
-    pub manage_cgroups: Option<String>,
-    pub empty_ns: Vec<String>,
+    /// --manage-cgroups-mode; CRIU's soft when not given.
+    pub manage_cgroups: Option<rpc::CgMode>,
+    /// --empty-ns network.
+    pub empty_net: bool,
 }
 
 /// runc's --manage-cgroups-mode names, checked.
-pub fn cgroups_mode(m: &str) -> Result<String> {
-    match m {
-        "soft" | "full" | "strict" | "ignore" => Ok(m.to_string()),
-        _ => Err(Error::msg(format!(
+pub fn cgroups_mode(m: &str) -> Result<rpc::CgMode> {
+    rpc::CgMode::parse(m).ok_or_else(|| {
+        Error::msg(format!(
             "--manage-cgroups-mode {m}: expected soft, full, strict or ignore"
-        ))),
-    }
+        ))
+    })
 }
 
 /// runc's --empty-ns takes a namespace type; CRIU leaves only the network
 /// namespace empty.
-pub fn empty_ns(n: &str) -> Result<String> {
+pub fn empty_ns(n: &str) -> Result<()> {
     match n {
-        "network" | "net" => Ok("net".into()),
+        "network" | "net" => Ok(()),
         _ => Err(Error::msg(format!(
             "--empty-ns {n}: CRIU can leave only the network namespace empty"
         ))),
@@ -421,12 +422,8 @@ fn common(o: &Options, log_file: &str, terminal: bool) -> rpc::Opts {
         shell_job: o.shell_job,
         file_locks: o.file_locks,
         auto_dedup: o.auto_dedup,
-        manage_cgroups_mode: rpc::CgMode::parse(o.manage_cgroups.as_deref().unwrap_or("soft")),
-        empty_ns: if o.empty_ns.iter().any(|n| n == "net") {
-            rpc::EMPTY_NET
-        } else {
-            0
-        },
+        manage_cgroups_mode: Some(o.manage_cgroups.unwrap_or(rpc::CgMode::Soft)),
+        empty_ns: if o.empty_net { rpc::EMPTY_NET } else { 0 },
         log_level: 4,
         log_file: log_file.into(),
         // Every notification is answered; the one berth acts on is the
@@ -561,8 +558,8 @@ mod tests {
         let o = Options {
             leave_running: true,
             tcp_established: true,
-            manage_cgroups: Some("full".into()),
-            empty_ns: vec!["net".into()],
+            manage_cgroups: Some(rpc::CgMode::Full),
+            empty_net: true,
             ..Default::default()
         };
         let mounts = [ExtMount {
@@ -693,9 +690,9 @@ mod tests {
             "Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds; Error (criu/crtools.c:260): Could not initialize kernel features detection."
         );
         assert_eq!(complaint("boom\n").unwrap(), "boom");
-        assert!(cgroups_mode("strict").is_ok());
+        assert_eq!(cgroups_mode("strict").unwrap(), rpc::CgMode::Strict);
         assert!(cgroups_mode("props").is_err());
-        assert_eq!(empty_ns("network").unwrap(), "net");
+        assert!(empty_ns("network").is_ok());
         assert!(empty_ns("ipc").is_err());
     }
 
