@@ -186,12 +186,12 @@ k8s: $(ROOTFS)/bin/busybox | deps
 # boot with SELinux on (Debian's reference policy, permissive) for the
 # SELinux labels. Debian's kernel and the systemd image are cached in
 # /var/tmp/berth-vm.
-VM_TESTS := cgroups cgroup_commands lifecycle config mounts exec errors console seccomp check
+VM_TESTS := cgroups cgroup_commands lifecycle config mounts exec errors console seccomp check check_bundle
 vm: $(ROOTFS)/bin/busybox | deps
 	bash tests/vm/vm.sh kernel
 	bash tests/vm/run-tests.sh $(VM_TESTS)
 	bash tests/vm/vm.sh image
-	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups cgroup_commands exec config rootless checkpoint check
+	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups cgroup_commands exec config rootless checkpoint check check_bundle
 	BERTH_VM_APPEND=systemd.unified_cgroup_hierarchy=0 bash tests/vm/run-tests.sh --systemd
 	BERTH_VM_APPEND="security=selinux selinux=1 enforcing=0" BERTH_VM_ONLY=selinux BERTH_EXPECT_SELINUX=1 \
 		bash tests/vm/run-tests.sh --systemd config

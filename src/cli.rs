@@ -86,6 +86,14 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
+    /// Also check this bundle's config.json against the host: every field
+    /// create would fail on, at once.
+    #[arg(short, long)]
+    pub bundle: Option<std::path::PathBuf>,
+    /// The id create will be given, which names the cgroup when the
+    /// config has no cgroupsPath (default: the bundle directory's name).
+    #[arg(long, requires = "bundle")]
+    pub id: Option<String>,
     /// Output format: text (a line per finding) or json.
     #[arg(short = 'f', long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,

@@ -105,10 +105,7 @@ impl Cgroup {
         if controller.is_empty() {
             return Ok(Some(d.path.as_path()));
         }
-        let root_controllers =
-            std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
-                .unwrap_or_default();
-        if !root_controllers.split_whitespace().any(|c| c == controller) {
+        if !v2_offers(d, controller) {
             return Ok(None);
         }
         for dir in parents_from_root(d) {
@@ -127,7 +124,6 @@ impl Cgroup {
     pub fn apply(&self, r: &LinuxResources, update: bool) -> Result<()> {
         // The host's layout decides where a limit goes, whether or not a
         // rootless container got a directory there.
-        let has_v1 = self.hierarchies().any(|h| !h.v2);
         if let Some(m) = r.memory()
             && m.kernel().is_some()
         {
@@ -147,41 +143,7 @@ impl Cgroup {
         if update && let Some(unit) = &self.systemd {
             systemd::update(unit, r, self.dirs.iter().all(|d| d.hierarchy.v2))?;
         }
-        // (write, goes to the v2 hierarchy)
-        let writes: Vec<(FileWrite, bool)> = if has_v1 {
-            // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
-            // on the v2 one; the rest must be on v1. A unified file of a
-            // controller that is on v1 here has nowhere to go: an error,
-            // not a value silently dropped.
-            for k in r.unified().iter().flatten().map(|(k, _)| k) {
-                let controller = k.split('.').next().unwrap_or("");
-                if controller != "cgroup" && self.has_v1_controller(controller) {
-                    return Err(Error::config(
-                        format!("linux.resources.unified.{k}"),
-                        format!(
-                            "the {controller} controller is on cgroup v1 on this host, not on v2"
-                        ),
-                    ));
-                }
-            }
-            let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
-                v2::writes(&v2_subset(r))?
-                    .into_iter()
-                    .filter(|w| !self.has_v1_controller(w.controller))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let mut out: Vec<(FileWrite, bool)> = v1::writes(r)?
-                .into_iter()
-                .filter(|w| !v2w.iter().any(|x| x.controller == w.controller))
-                .map(|w| (w, false))
-                .collect();
-            out.extend(v2w.into_iter().map(|w| (w, true)));
-            out
-        } else {
-            v2::writes(r)?.into_iter().map(|w| (w, true)).collect()
-        };
+        let writes = self.placed_writes(r)?;
         let mut i = 0;
         while i < writes.len() {
             let (w, on_v2) = &writes[i];
@@ -192,18 +154,7 @@ impl Cgroup {
                 self.v1_dir(w.controller)
             };
             let Some(dir) = dir else {
-                if let Some(e) = self.skipped_error(w, *on_v2) {
-                    return Err(e);
-                }
-                return Err(Error::msg(format!(
-                    "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
-                    if w.controller.is_empty() {
-                        "v2"
-                    } else {
-                        w.controller
-                    },
-                    w.file
-                )));
+                return Err(self.nowhere(w, *on_v2));
             };
             let (file, value) = w.target(dir);
             let r = write_file(dir, file, value);
@@ -234,6 +185,108 @@ impl Cgroup {
             self.apply_devices(r.devices().as_deref().unwrap_or_default())?;
         }
         Ok(())
+    }
+
+    /// Each write linux.resources makes on this host's layout, and
+    /// whether it goes to the v2 hierarchy.
+    fn placed_writes(&self, r: &LinuxResources) -> Result<Vec<(FileWrite, bool)>> {
+        if self.hierarchies().any(|h| !h.v2) {
+            // Hybrid: what no v1 hierarchy has (hugetlb, rdma here) may be
+            // on the v2 one; the rest must be on v1. A unified file of a
+            // controller that is on v1 here has nowhere to go: an error,
+            // not a value silently dropped.
+            for k in r.unified().iter().flatten().map(|(k, _)| k) {
+                let controller = k.split('.').next().unwrap_or("");
+                if controller != "cgroup" && self.has_v1_controller(controller) {
+                    return Err(Error::config(
+                        format!("linux.resources.unified.{k}"),
+                        format!(
+                            "the {controller} controller is on cgroup v1 on this host, not on v2"
+                        ),
+                    ));
+                }
+            }
+            let v2w: Vec<FileWrite> = if self.hierarchies().any(|h| h.v2) {
+                v2::writes(&v2_subset(r))?
+                    .into_iter()
+                    .filter(|w| !self.has_v1_controller(w.controller))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut out: Vec<(FileWrite, bool)> = v1::writes(r)?
+                .into_iter()
+                .filter(|w| !v2w.iter().any(|x| x.controller == w.controller))
+                .map(|w| (w, false))
+                .collect();
+            out.extend(v2w.into_iter().map(|w| (w, true)));
+            Ok(out)
+        } else {
+            Ok(v2::writes(r)?.into_iter().map(|w| (w, true)).collect())
+        }
+    }
+
+    /// A write with no directory to go to: no such controller here, or
+    /// (rootless) none of ours.
+    fn nowhere(&self, w: &FileWrite, on_v2: bool) -> Error {
+        if let Some(e) = self.skipped_error(w, on_v2) {
+            return e;
+        }
+        Error::msg(format!(
+            "linux.resources: the {} cgroup controller is not available on this host (needed for {})",
+            if w.controller.is_empty() {
+                "v2"
+            } else {
+                w.controller
+            },
+            w.file
+        ))
+    }
+
+    /// What `apply` would refuse on this host, found without making or
+    /// writing anything (`berth check --bundle`), in the words `apply`
+    /// fails with: a controller that is not here, or a file its kernel
+    /// lacks (blkio.weight without BFQ or CFQ, memsw without swap
+    /// accounting), as the nearest existing cgroup of that controller
+    /// shows (a v2 root shows none of the limits, so only below it).
+    pub fn misfits(&self, r: &LinuxResources) -> Vec<Error> {
+        let writes = match self.placed_writes(r) {
+            Ok(w) => w,
+            Err(e) => return vec![e],
+        };
+        let mut out = Vec::new();
+        for (w, on_v2) in &writes {
+            let d = self.dirs.iter().find(|d| {
+                d.hierarchy.v2 == *on_v2
+                    && (*on_v2 || d.hierarchy.controllers.iter().any(|c| c == w.controller))
+            });
+            let Some(d) =
+                d.filter(|d| !*on_v2 || w.controller.is_empty() || v2_offers(d, w.controller))
+            else {
+                out.push(self.nowhere(w, *on_v2));
+                continue;
+            };
+            let shows = d.path.ancestors().find(|p| p.is_dir()).filter(|p| {
+                !*on_v2
+                    || (*p != d.hierarchy.mountpoint
+                        && std::fs::read_to_string(p.join("cgroup.controllers"))
+                            .is_ok_and(|c| c.split_whitespace().any(|c| c == w.controller)))
+            });
+            if let Some(p) = shows {
+                let (file, value) = w.target(p);
+                if !p.join(file).exists() {
+                    out.push(
+                        Error::sys(
+                            format!("write {value:?} to"),
+                            d.path.join(file).display(),
+                            nix::errno::Errno::ENOENT,
+                        )
+                        .context("linux.resources"),
+                    );
+                }
+            }
+        }
+        out
     }
 
     /// The hierarchy a write needed was skipped (rootless): refuse the
@@ -334,6 +387,12 @@ impl Cgroup {
             DevicePolicyAt::Nowhere => Ok(()),
         }
     }
+}
+
+/// The v2 hierarchy's root offers this controller.
+fn v2_offers(d: &super::Dir, controller: &str) -> bool {
+    std::fs::read_to_string(d.hierarchy.mountpoint.join("cgroup.controllers"))
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
 }
 
 pub(super) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
@@ -453,5 +512,59 @@ mod tests {
             at("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"),
             "nowhere"
         );
+    }
+
+    /// What create would refuse, found from the files a host shows: a
+    /// file its kernel lacks (below the container's missing directory,
+    /// in the nearest that exists), a controller it has not, and nothing
+    /// once BFQ's weight file is there.
+    #[test]
+    fn misfits_are_read_from_the_nearest_existing_cgroup() {
+        let t = crate::tempdir::TempDir::new();
+        let (blkio, v2) = (t.path().join("blkio"), t.path().join("unified"));
+        std::fs::create_dir_all(blkio.join("pod")).unwrap();
+        std::fs::create_dir_all(v2.join("pod")).unwrap();
+        std::fs::write(v2.join("cgroup.controllers"), "hugetlb\n").unwrap();
+        std::fs::write(v2.join("pod/cgroup.controllers"), "hugetlb\n").unwrap();
+        let mountinfo = format!(
+            "32 31 0:29 / {} rw - cgroup cgroup rw,blkio\n41 31 0:38 / {} rw - cgroup2 cgroup2 rw\n",
+            blkio.display(),
+            v2.display()
+        );
+        let c = super::super::locate_in(
+            &super::super::parse_mountinfo(&mountinfo),
+            "7:blkio:/\n0::/\n",
+            Some(Path::new("/pod/c")),
+            "x",
+            false,
+        )
+        .unwrap();
+        let misfits = |json: &str| -> Vec<String> {
+            c.misfits(&serde_json::from_str(json).unwrap())
+                .iter()
+                .map(|e| e.to_string())
+                .collect()
+        };
+        let weight = r#"{"blockIO": {"weight": 300}}"#;
+        assert_eq!(
+            misfits(weight),
+            [format!(
+                "linux.resources: write \"300\" to {}/pod/c/blkio.weight: no such file or directory",
+                blkio.display()
+            )]
+        );
+        std::fs::write(blkio.join("pod/blkio.bfq.weight"), "").unwrap();
+        assert!(misfits(weight).is_empty());
+        assert_eq!(
+            misfits(r#"{"pids": {"limit": 5}}"#),
+            [
+                "linux.resources: the pids cgroup controller is not available on this host (needed for pids.max)"
+            ]
+        );
+        // hugetlb is on v2 here; its file shows below the root.
+        let huge = r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#;
+        assert_eq!(misfits(huge).len(), 1, "{:?}", misfits(huge));
+        std::fs::write(v2.join("pod/hugetlb.2MB.max"), "").unwrap();
+        assert!(misfits(huge).is_empty(), "{:?}", misfits(huge));
     }
 }

@@ -53,15 +53,32 @@ impl Cgroup {
 
     /// A cgroup frozen before the container's create (a pause of its own,
     /// or an ancestor's freeze) would freeze the init as it joins, and
-    /// create would wait on it forever: say so instead.
+    /// create would wait on it forever: say so instead, naming the cgroup
+    /// whose order holds it. Before the directory is made (`berth check
+    /// --bundle`), its nearest existing ancestor tells: a child is born
+    /// frozen there.
     pub fn check_not_frozen(&self) -> Result<()> {
-        match self.freezer().and_then(|f| f.held()) {
-            Some(file) => Err(Error::msg(format!(
-                "the container's cgroup is frozen ({}): thaw it, or its parent, first",
-                file.display()
-            ))),
-            None => Ok(()),
-        }
+        let Some(f) = self.freezer() else {
+            return Ok(());
+        };
+        let nearest = Freezer {
+            dir: nearest_existing(f.dir),
+            v1: f.v1,
+        };
+        let Some(held) = nearest.held() else {
+            return Ok(());
+        };
+        let by = nearest
+            .dir
+            .ancestors()
+            .map(|dir| Freezer { dir, v1: f.v1 })
+            .find(|f| f.ordered())
+            .map(|f| f.order_file())
+            .unwrap_or(held);
+        Err(Error::msg(format!(
+            "the container's cgroup is frozen ({}): thaw it first",
+            by.display()
+        )))
     }
 
     /// Paused: frozen by an order to this cgroup (`pause`).
@@ -78,6 +95,11 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// `dir`, or its nearest ancestor that exists.
+fn nearest_existing(dir: &Path) -> &Path {
+    dir.ancestors().find(|p| p.exists()).unwrap_or(dir)
 }
 
 /// A cgroup's freezer files (`Cgroup::freezer`).
@@ -97,6 +119,25 @@ impl Freezer<'_> {
             ("cgroup.freeze", "1")
         };
         std::fs::read_to_string(self.dir.join(file)).is_ok_and(|s| s.trim() == frozen)
+    }
+
+    /// Frozen by an order to this very cgroup, not an ancestor's.
+    fn ordered(&self) -> bool {
+        let file = if self.v1 {
+            "freezer.self_freezing"
+        } else {
+            "cgroup.freeze"
+        };
+        std::fs::read_to_string(self.dir.join(file)).is_ok_and(|s| s.trim() == "1")
+    }
+
+    /// The file that orders a freeze, and lifts it.
+    fn order_file(&self) -> PathBuf {
+        self.dir.join(if self.v1 {
+            "freezer.state"
+        } else {
+            "cgroup.freeze"
+        })
     }
 
     /// Held frozen now, or on the way, by its own order or a parent's:

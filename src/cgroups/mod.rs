@@ -250,6 +250,26 @@ pub fn locate_in(
     })
 }
 
+/// A hugepageLimits pageSize ("2MB", "1GB") this host has no pool of,
+/// so no hugetlb file to limit it with.
+pub fn missing_page_size(page_size: &str) -> Option<Error> {
+    let (n, unit) = page_size.split_at(page_size.find(|c: char| !c.is_ascii_digit())?);
+    let kb = n.parse::<u64>().ok()?
+        * match unit {
+            "KB" => 1,
+            "MB" => 1 << 10,
+            "GB" => 1 << 20,
+            _ => return None,
+        };
+    let pool = format!("/sys/kernel/mm/hugepages/hugepages-{kb}kB");
+    (!Path::new(&pool).is_dir()).then(|| {
+        Error::config(
+            "pageSize",
+            format!("{page_size}: this host has no huge pages of that size (no {pool})"),
+        )
+    })
+}
+
 /// What a rootless berth may not do to a cgroup directory: the kernel's
 /// answer when the user does not own it.
 fn is_permission(e: &Error) -> bool {
@@ -323,11 +343,8 @@ impl Cgroup {
 
     fn make_dir(d: &mut Dir, rootless: bool) -> Result<()> {
         mkdir_p(d)?;
-        if d.created_from.is_none() && subtree(&d.path).iter().any(|c| !procs(c).is_empty()) {
-            return Err(Error::msg(format!(
-                "cgroup {} already exists and holds processes (another container's?)",
-                d.path.display()
-            )));
+        if d.created_from.is_none() {
+            Self::unused(&d.path)?;
         }
         // An existing cgroup is only ours to use if we may move into it;
         // the init finds out too late to fall back.
@@ -341,6 +358,31 @@ impl Cgroup {
                 .sys("join cgroup: write", join.display())?;
         }
         Ok(())
+    }
+
+    /// A cgroup that is already there is ours only while no process is
+    /// in it or below: it may be another container's.
+    fn unused(dir: &Path) -> Result<()> {
+        if subtree(dir).iter().any(|c| !procs(c).is_empty()) {
+            return Err(Error::msg(format!(
+                "cgroup {} already exists and holds processes (another container's?)",
+                dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// What `create` would find in the way of these directories, without
+    /// making them: one that exists and holds processes, or a freeze.
+    pub fn in_the_way(&self) -> Vec<Error> {
+        let mut out: Vec<Error> = self
+            .dirs
+            .iter()
+            .filter(|d| d.path.is_dir())
+            .filter_map(|d| Self::unused(&d.path).err())
+            .collect();
+        out.extend(self.check_not_frozen().err());
+        out
     }
 
     /// Remove what make_dir created of one directory (empty, so far).
@@ -632,6 +674,16 @@ mod tests {
 99 31 0:32 / /mnt/again rw,relatime - cgroup cgroup rw,memory
 ";
     pub(super) const OWN: &str = "9:name=systemd:/\n4:memory:/outer/inner\n1:cpu:/\n0::/\n";
+
+    #[test]
+    fn a_page_size_without_a_pool_is_named() {
+        let e = missing_page_size("3MB").expect("no host has 3 MB pages");
+        assert!(e.to_string().contains("hugepages-3072kB"), "{e}");
+        assert!(
+            missing_page_size("2 MB").is_none(),
+            "not a size: left to the write"
+        );
+    }
 
     #[test]
     fn hybrid_layout_is_read_from_mountinfo() {

@@ -378,9 +378,8 @@ fn has_syscall(nr: libc::c_long, first: libc::c_long) -> bool {
     r >= 0 || Errno::last() != Errno::ENOSYS
 }
 
-const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
 /// (flag, name, what needs it)
-const SECCOMP_FLAGS: &[(libc::c_long, &str, &str)] = &[
+const SECCOMP_FLAGS: &[(u32, &str, &str)] = &[
     (1 << 0, "TSYNC", "filters on every thread"),
     (1 << 1, "LOG", "linux.seccomp.flags SECCOMP_FILTER_FLAG_LOG"),
     (
@@ -394,16 +393,6 @@ const SECCOMP_FLAGS: &[(libc::c_long, &str, &str)] = &[
         "SCMP_ACT_NOTIFY and linux.seccomp.listenerPath",
     ),
 ];
-const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_long = 1 << 5;
-
-/// Whether seccomp knows `flags`: with a null filter it answers EINVAL
-/// for flags it does not know, EFAULT once it goes on to read the filter.
-fn seccomp_flag(flags: libc::c_long) -> bool {
-    // SAFETY: the filter pointer is null: the kernel fails with EFAULT
-    // (or EINVAL) before installing anything.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, 0) };
-    r < 0 && Errno::last() == Errno::EFAULT
-}
 
 fn seccomp(out: &mut Vec<Finding>) {
     let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").ok();
@@ -418,13 +407,16 @@ fn seccomp(out: &mut Vec<Finding>) {
     let mut have = Vec::new();
     let mut lack = Vec::new();
     for (flag, name, need) in SECCOMP_FLAGS {
-        if seccomp_flag(*flag) {
+        if crate::linux::seccomp::kernel_knows(*flag) {
             have.push(*name);
         } else {
             lack.push(format!("{name} ({need})"));
         }
     }
-    if seccomp_flag(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV | (1 << 3)) {
+    if crate::linux::seccomp::kernel_knows(
+        crate::linux::seccomp::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            | crate::linux::seccomp::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    ) {
         have.push("WAIT_KILLABLE_RECV");
     } else {
         lack.push(

@@ -8,7 +8,10 @@
 //! `{"ok": BOOL, "findings": [{"area", "check", "level", "found",
 //! "means"?, "fix"?}]}`, `ok` false exactly when a finding is `fail`.
 
+mod bundle;
 mod host;
+
+pub use bundle::bundle;
 
 use serde::Serialize;
 
@@ -94,6 +97,10 @@ impl Finding {
 pub struct Context<'a> {
     pub root: &'a std::path::Path,
     pub criu: Option<&'a str>,
+    /// --systemd-cgroup: a bundle's cgroup would be a systemd unit.
+    pub systemd_cgroup: bool,
+    /// Cgroups the user may not write would be skipped.
+    pub rootless: bool,
 }
 
 /// Every finding about the host.

@@ -125,17 +125,7 @@ pub fn create(o: &Options) -> Result<Created> {
         return Err(crate::console::no_socket());
     }
     let linux = bundle.spec.linux().as_ref();
-    // Without root, only a user namespace of its own gives the container
-    // a root to set itself up with (runc refuses the same way).
-    let euid = nix::unistd::geteuid();
-    if !euid.is_root() && !bundle.namespaces.private(LinuxNamespaceType::User) {
-        return Err(Error::config(
-            "linux.namespaces",
-            format!(
-                "berth runs as uid {euid}, not root: a rootless container needs a user namespace (berth spec --rootless writes one)"
-            ),
-        ));
-    }
+    spec::rootless_fits(&bundle.namespaces)?;
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     // With systemd, the cgroup is known only once the unit holds the init:
     // until then it has no directories, and the init joins none.
@@ -482,8 +472,12 @@ pub(crate) fn saved_state(
 /// pid or user namespace only applies to children).
 fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32, OwnedFd)> {
     let flags = namespaces::clone_flags(&ctx.bundle.namespaces).bits() as u64;
+    let why = |e: Error| namespaces::kernel_lacks(&ctx.bundle.namespaces.new).unwrap_or(e);
     if ctx.bundle.namespaces.join.is_empty() {
-        return match sys::clone3(flags, v2).sys("clone3", "container init")? {
+        return match sys::clone3(flags, v2)
+            .sys("clone3", "container init")
+            .map_err(why)?
+        {
             sys::Forked::Child => init::run(ctx),
             sys::Forked::Parent { pid, pidfd } => Ok((pid, pidfd)),
         };
@@ -493,7 +487,8 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             let r =
                 namespaces::join_all(&ctx.bundle.namespaces).and_then(|()| {
                     match sys::clone3(flags | sys::CLONE_PARENT, v2)
-                        .sys("clone3", "container init")?
+                        .sys("clone3", "container init")
+                        .map_err(why)?
                     {
                         sys::Forked::Child => init::run(ctx),
                         sys::Forked::Parent { pid, .. } => Ok(pid),

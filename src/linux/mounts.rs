@@ -516,6 +516,7 @@ pub fn apply(
                         &m.dest,
                     )?;
                 }
+                Err(nix::errno::Errno::ENODEV) => return Err(no_such_fstype(fstype, &m.dest)),
                 r => r.sys(&format!("mount {fstype}"), &m.dest)?,
             }
             if let Some(below) = below {
@@ -631,6 +632,31 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A filesystem type the kernel does not have: mount's ENODEV, said so.
+pub fn no_such_fstype(fstype: &str, dest: &str) -> Error {
+    Error::sys(format!("mount {fstype}"), dest, nix::errno::Errno::ENODEV)
+        .context(format!("{fstype:?} is not a filesystem this kernel has"))
+}
+
+/// Whether a mount of `fstype` can find it: listed in /proc/filesystems,
+/// or a module the kernel loads on demand (modules.alias "fs-TYPE").
+pub fn fstype_known(fstype: &str) -> bool {
+    let listed = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().last() == Some(fstype))
+    });
+    listed
+        || nix::sys::utsname::uname().is_ok_and(|u| {
+            let alias = Path::new("/lib/modules")
+                .join(u.release())
+                .join("modules.alias");
+            std::fs::read_to_string(alias).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| l.starts_with(&format!("alias fs-{fstype} ")))
+            })
+        })
 }
 
 #[cfg(test)]

@@ -23,6 +23,47 @@ pub fn clone_flags(ns: &Namespaces) -> CloneFlags {
         .fold(CloneFlags::empty(), |f, t| f | flag(*t))
 }
 
+/// Its name under /proc/PID/ns.
+fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    use LinuxNamespaceType::*;
+    match t {
+        Mount => "mnt",
+        Cgroup => "cgroup",
+        Uts => "uts",
+        Ipc => "ipc",
+        User => "user",
+        Pid => "pid",
+        Network => "net",
+        Time => "time",
+    }
+}
+
+/// The first of the new namespaces this kernel cannot make, and why: a
+/// type it was built without (no /proc/self/ns entry), or user
+/// namespaces turned off. Asked when a clone fails, whose EINVAL or
+/// ENOSPC alone would not say which.
+pub fn kernel_lacks(new: &[LinuxNamespaceType]) -> Option<Error> {
+    for t in new {
+        let entry = format!("/proc/self/ns/{}", proc_name(*t));
+        if std::fs::symlink_metadata(&entry).is_err() {
+            return Some(Error::config(
+                "linux.namespaces",
+                format!("this kernel has no {t} namespaces (no {entry})"),
+            ));
+        }
+        if *t == LinuxNamespaceType::User
+            && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+                .is_ok_and(|v| v.trim() == "0")
+        {
+            return Some(Error::config(
+                "linux.namespaces",
+                "user namespaces are turned off on this host (user.max_user_namespaces is 0)",
+            ));
+        }
+    }
+    None
+}
+
 /// Join every namespace given by path, the user namespace first so that
 /// the others are joined with its privileges.
 pub fn join_all(ns: &Namespaces) -> Result<()> {

@@ -7,10 +7,12 @@ use crate::linux::procfs::Proc;
 use crate::linux::sys;
 use crate::spec::CapSets;
 use caps::CapSet;
+use nix::errno::Errno;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process,
+    IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimit, PosixRlimitType,
+    Process,
 };
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -45,27 +47,45 @@ fn setgroups_denied() -> bool {
 
 pub fn set_rlimits(p: &Process) -> Result<()> {
     for r in p.rlimits().iter().flatten() {
-        let res = resource(r.typ());
-        let e = match setrlimit(res, r.soft(), r.hard()) {
-            Ok(()) => continue,
-            Err(e) => e,
-        };
-        let what = format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard());
-        // Raising a hard limit needs CAP_SYS_RESOURCE in the host's user
-        // namespace, which a rootless container never has (and which
-        // this host withholds even from root): say so before the errno.
-        let err = Error::sys("setrlimit", what, e);
-        if e == nix::errno::Errno::EPERM
-            && let Ok((_, hard)) = nix::sys::resource::getrlimit(res)
-            && r.hard() > hard
-        {
-            return Err(err.context(format!(
-                "process.rlimits: the hard limit cannot be raised above the current {hard} without CAP_SYS_RESOURCE"
-            )));
-        }
-        return Err(err);
+        setrlimit(resource(r.typ()), r.soft(), r.hard()).map_err(|e| rlimit_error(r, e))?;
     }
     Ok(())
+}
+
+/// setrlimit's refusal of `r`, and why. Raising a hard limit needs
+/// CAP_SYS_RESOURCE in the host's user namespace, which a rootless
+/// container never has (and which some hosts withhold even from root):
+/// say so before the errno.
+fn rlimit_error(r: &PosixRlimit, e: Errno) -> Error {
+    let res = resource(r.typ());
+    let what = format!("{} (soft {}, hard {})", r.typ(), r.soft(), r.hard());
+    let err = Error::sys("setrlimit", what, e);
+    if e == Errno::EPERM
+        && let Ok((_, hard)) = nix::sys::resource::getrlimit(res)
+        && r.hard() > hard
+    {
+        return err.context(format!(
+            "process.rlimits: the hard limit cannot be raised above the current {hard} without CAP_SYS_RESOURCE"
+        ));
+    }
+    err
+}
+
+/// The rlimits `set_rlimits` would be refused, found without setting
+/// them (`berth check --bundle`): the container starts from this
+/// process's limits and capabilities.
+pub fn rlimits_refused(p: &Process) -> Vec<Error> {
+    if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false) {
+        return Vec::new();
+    }
+    p.rlimits()
+        .iter()
+        .flatten()
+        .filter(|r| {
+            nix::sys::resource::getrlimit(resource(r.typ())).is_ok_and(|(_, hard)| r.hard() > hard)
+        })
+        .map(|r| rlimit_error(r, Errno::EPERM))
+        .collect()
 }
 
 /// process.oomScoreAdj for the process `pid` (in the pid namespace of
@@ -79,14 +99,77 @@ pub fn set_oom_score_adj(proc: &Proc, pid: i32, p: &Process) -> Result<()> {
         // Going below the floor a privileged process set (0 unless one
         // did) needs CAP_SYS_RESOURCE in the host's user namespace, which
         // a rootless container never has: raising is all it may do.
-        Err(e) if e.errno() == Some(nix::errno::Errno::EACCES) => Err(e.context(format!(
-            "process.oomScoreAdj: lowering the score to {v} (now {}) needs CAP_SYS_RESOURCE",
-            std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "the current value".into())
-        ))),
+        Err(e) if e.errno() == Some(Errno::EACCES) => {
+            Err(e.context(oom_lowering(v, &format!("/proc/{pid}/oom_score_adj"))))
+        }
         Err(e) => Err(e.context("process.oomScoreAdj")),
     }
+}
+
+fn oom_lowering(v: i32, file: &str) -> String {
+    format!(
+        "process.oomScoreAdj: lowering the score to {v} (now {}) needs CAP_SYS_RESOURCE",
+        std::fs::read_to_string(file)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "the current value".into())
+    )
+}
+
+/// Whether `set_oom_score_adj` would be refused (`berth check --bundle`).
+/// The floor the kernel checks against is not shown anywhere: a child of
+/// this process, which inherits it, tries the value on itself.
+pub fn oom_score_refused(p: &Process) -> Option<Error> {
+    let v = p.oom_score_adj()?;
+    // SAFETY: berth check is single-threaded; the child only writes a
+    // file and leaves with _exit.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let code = match std::fs::write("/proc/self/oom_score_adj", v.to_string()) {
+                Ok(()) => 0,
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => 1,
+                Err(_) => 2,
+            };
+            // SAFETY: leaves the forked child without running the
+            // parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let refused = matches!(
+                nix::sys::wait::waitpid(child, None),
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 1))
+            );
+            refused.then(|| {
+                Error::sys("write", "/proc/self/oom_score_adj", Errno::EACCES)
+                    .context(oom_lowering(v, "/proc/self/oom_score_adj"))
+            })
+        }
+        Err(e) => Some(Error::sys("fork", "oom_score_adj probe", e)),
+    }
+}
+
+/// The capabilities the config asks for that this process cannot give:
+/// beyond `have`, its permitted set, which no capset can widen (only a
+/// new user namespace starts from a full set). The host's bounding set
+/// is what limits it for root.
+pub fn caps_beyond(c: &CapSets, have: &caps::CapsHashSet) -> Option<Error> {
+    for (name, set) in [
+        ("effective", &c.effective),
+        ("permitted", &c.permitted),
+        ("inheritable", &c.inheritable),
+    ] {
+        let mut missing: Vec<String> = set.difference(have).map(|c| c.to_string()).collect();
+        if !missing.is_empty() {
+            missing.sort();
+            return Some(Error::config(
+                format!("process.capabilities.{name}"),
+                format!(
+                    "cannot set {}: not in berth's permitted set, which the host's bounding set limits (berth check lists what it lacks)",
+                    missing.join(" ")
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// linux.personality, for the init and every exec'd process: it is the
@@ -200,6 +283,11 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
     let uid = Uid::from_raw(user.uid());
     nix::unistd::setresuid(uid, uid, uid).sys("setresuid", user.uid())?;
     nix::sys::prctl::set_keepcaps(false).sys("prctl", "PR_SET_KEEPCAPS")?;
+    let have = caps::read(None, CapSet::Permitted)
+        .map_err(|e| Error::msg(format!("read permitted capabilities: {e}")))?;
+    if let Some(e) = caps_beyond(c, &have) {
+        return Err(e);
+    }
     for (set, name, value) in [
         (CapSet::Effective, "effective", &c.effective),
         (CapSet::Inheritable, "inheritable", &c.inheritable),

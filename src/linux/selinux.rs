@@ -25,13 +25,20 @@ pub fn check(field: &str, label: Option<&str>) -> Result<()> {
     let Some(l) = label.filter(|l| !l.is_empty()) else {
         return Ok(());
     };
-    if !enabled() {
-        crate::logging::warn(&format!(
-            "{field} {l:?} ignored: SELinux is not enabled on this host (as runc does)"
-        ));
+    if let Some(w) = ignored(field, label) {
+        crate::logging::warn(&w);
         return Ok(());
     }
     well_formed(l).map_err(|why| Error::config(field, format!("{l:?}: {why}")))
+}
+
+/// The warning for a label given where SELinux is off: runc, too, runs
+/// the container without it.
+pub fn ignored(field: &str, label: Option<&str>) -> Option<String> {
+    let l = label.filter(|l| !l.is_empty() && !enabled())?;
+    Some(format!(
+        "{field} {l:?} ignored: SELinux is not enabled on this host (as runc does)"
+    ))
 }
 
 /// A context is user:role:type, then an MLS level that may hold colons

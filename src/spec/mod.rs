@@ -259,6 +259,21 @@ pub fn validate(dir: PathBuf, spec: Spec) -> Result<Bundle> {
     })
 }
 
+/// Without root, only a user namespace of its own gives the container a
+/// root to set itself up with (runc refuses the same way).
+pub fn rootless_fits(ns: &Namespaces) -> Result<()> {
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() && !ns.private(LinuxNamespaceType::User) {
+        return Err(Error::config(
+            "linux.namespaces",
+            format!(
+                "berth runs as uid {euid}, not root: a rootless container needs a user namespace (berth spec --rootless writes one)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// netDevices: a private network namespace to move them into, names the
 /// kernel takes, each container name once, and host interfaces that exist.
 fn validate_net_devices(
@@ -359,7 +374,7 @@ pub fn validate_process(p: &Process) -> Result<()> {
     Ok(())
 }
 
-fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
+pub fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
     let mut ns = Namespaces::default();
     let mut seen = HashSet::new();
     for (i, n) in linux.namespaces().iter().flatten().enumerate() {

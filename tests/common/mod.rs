@@ -131,6 +131,13 @@ impl Drop for Bundle {
             .args(["delete", "--force", &self.id])
             .stderr(Stdio::null())
             .status();
+        // A peer runtime killed mid-run (the CVE tests' hangs) leaves its
+        // cgroups, which its delete does not know of: empty, they go.
+        if self.runtime != Path::new(berth()) {
+            for d in self.cgroup_dirs() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

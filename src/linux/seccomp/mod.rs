@@ -396,6 +396,64 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
 const INSN_SIZE: usize = std::mem::size_of::<libc::sock_filter>();
 const BPF_MAXINSNS: usize = 4096;
 
+/// Whether seccomp knows `flags`: with a null filter it answers EINVAL
+/// for flags it does not know, EFAULT once it goes on to read the filter.
+pub fn kernel_knows(flags: u32) -> bool {
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    // SAFETY: the filter pointer is null: the kernel fails with EFAULT
+    // (or EINVAL) before installing anything.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    r < 0 && nix::errno::Errno::last() == nix::errno::Errno::EFAULT
+}
+
+/// The filter's flags this kernel does not know, in the config's words
+/// (`load` fails with EINVAL on them, and `berth check --bundle` says so
+/// first). WAIT_KILLABLE_RECV is only taken with NEW_LISTENER.
+pub fn unknown_flags(flags: u32) -> Option<Error> {
+    let names = [
+        (SECCOMP_FILTER_FLAG_TSYNC, "SECCOMP_FILTER_FLAG_TSYNC"),
+        (SECCOMP_FILTER_FLAG_LOG, "SECCOMP_FILTER_FLAG_LOG"),
+        (
+            SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        ),
+        (
+            SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            "SECCOMP_FILTER_FLAG_NEW_LISTENER (for SCMP_ACT_NOTIFY)",
+        ),
+        (
+            SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ),
+    ];
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .filter(|(bit, _)| {
+            let with = if *bit == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
+                SECCOMP_FILTER_FLAG_NEW_LISTENER
+            } else {
+                0
+            };
+            !kernel_knows(bit | with)
+        })
+        .map(|(_, name)| *name)
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        Error::config(
+            "linux.seccomp.flags",
+            format!("this kernel does not know {}", unknown.join(", ")),
+        )
+    })
+}
+
 /// Install the filter on this process; with a listener, the kernel gives
 /// back the notify fd (close-on-exec), which must leave the container.
 pub fn load(filter: &Filter) -> Result<Option<OwnedFd>> {
@@ -413,7 +471,13 @@ pub fn load(filter: &Filter) -> Result<Option<OwnedFd>> {
             &prog as *const libc::sock_fprog,
         )
     };
-    let fd = nix::errno::Errno::result(r).sys("load seccomp filter", "")?;
+    let fd = nix::errno::Errno::result(r).map_err(|e| {
+        match e {
+            nix::errno::Errno::EINVAL => unknown_flags(filter.flags),
+            _ => None,
+        }
+        .unwrap_or_else(|| Error::sys("load seccomp filter", "", e))
+    })?;
     if filter.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
         return Ok(None);
     }
