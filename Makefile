@@ -194,7 +194,7 @@ vm: $(ROOTFS)/bin/busybox | deps
 	BERTH_EXPECT_CRIU=1 bash tests/vm/run-tests.sh --systemd cgroups cgroup_commands exec config rootless checkpoint check check_bundle
 	BERTH_VM_APPEND=systemd.unified_cgroup_hierarchy=0 bash tests/vm/run-tests.sh --systemd
 	BERTH_VM_APPEND="security=selinux selinux=1 enforcing=0" BERTH_VM_ONLY=selinux BERTH_EXPECT_SELINUX=1 \
-		bash tests/vm/run-tests.sh --systemd config
+		bash tests/vm/run-tests.sh --systemd config check
 
 deps-bench:
 	@missing=""; for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

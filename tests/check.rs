@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
@@ -297,7 +297,17 @@ fn a_user_without_privileges_is_told_what_rootless_needs() {
             Ok(())
         });
     }
-    let out = c.output().unwrap();
+    // Another test's fork may still hold the copy open for writing until
+    // its exec (ETXTBSY): a moment later it does not.
+    let out = (0..50)
+        .find_map(|_| match c.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+            r => Some(r.unwrap()),
+        })
+        .expect("the copy stayed busy");
     let _ = std::fs::remove_dir_all(&dir);
     let (_, v) = parsed(out);
     let eff = &findings(&v, "privileges/effective")[0];
@@ -334,5 +344,108 @@ fn a_user_without_privileges_is_told_what_rootless_needs() {
     // The bounding set is the caller's to keep, not an error of its own.
     for f in findings(&v, "privileges/bounding") {
         assert_ne!(f["level"], "fail", "{f}");
+    }
+}
+
+#[test]
+fn idmapped_mount_support_is_probed_per_filesystem() {
+    // ramfs takes no idmapped mounts; mounted where only this test sees
+    // it, it must be named among those that do not.
+    let dir = std::env::temp_dir().join(unique("berth-check-ramfs"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = std::env::temp_dir().join(unique("berth-check-root"));
+    let (_, v) = parsed(
+        Command::new("unshare")
+            .args([
+                "-m",
+                "sh",
+                "-c",
+                "mount --make-rprivate / && mount -t ramfs berth-check \"$2\" && exec \"$0\" --root \"$1\" check --format json",
+                berth(),
+                root.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    let _ = std::fs::remove_dir(&dir);
+    let f = &findings(&v, "kernel/idmap")[0];
+    let found = f["found"].as_str().unwrap();
+    let (_, refused) = found
+        .split_once("not on: ")
+        .unwrap_or_else(|| panic!("ramfs must be refused: {f}"));
+    let ramfs_elsewhere = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(" - ramfs ");
+    if ramfs_elsewhere {
+        assert!(refused.contains("ramfs ("), "{f}");
+    } else {
+        assert!(
+            refused.contains(&format!("ramfs ({})", dir.display())),
+            "{f}"
+        );
+    }
+    assert_eq!(f["level"], "info", "{f}");
+    // The root filesystem is probed too, whatever it allows.
+    assert!(found.contains(" (/)") || found.contains(" (/),"), "{f}");
+}
+
+/// The LSMs as the kernel shows them, SELinux's mode included (the
+/// SELinux boot of `make vm` runs this with BERTH_EXPECT_SELINUX=1), and
+/// a bundle's SELinux label judged by it: applied where SELinux is on,
+/// a warning where it is off.
+#[test]
+fn selinux_and_apparmor_are_reported_as_the_kernel_has_them() {
+    let text = berth_cmd()
+        .arg("check")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    eprintln!("berth check here:\n{}", stdout(&text));
+    let (_, v) = check_json(&mut berth_cmd());
+    let selinux = match std::fs::read_to_string("/sys/fs/selinux/enforce") {
+        Ok(s) if s.trim() == "1" => "enforcing",
+        Ok(_) => "permissive",
+        Err(_) => "off",
+    };
+    if std::env::var_os("BERTH_EXPECT_SELINUX").is_some() {
+        assert_ne!(selinux, "off", "this boot must have SELinux on");
+    }
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").is_dir()
+        && std::fs::read("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.starts_with(b"Y"));
+    let lsm = &findings(&v, "kernel/lsm")[0];
+    assert_eq!(
+        lsm["found"],
+        format!(
+            "AppArmor {}; SELinux {selinux}",
+            if apparmor { "enabled" } else { "off" }
+        ),
+        "{lsm}"
+    );
+
+    let mut b = bundle(&["true"]);
+    b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0:c1,c2");
+    b.write();
+    let out = b
+        .cmd(&[
+            "check",
+            "--format",
+            "json",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (_, v) = parsed(out);
+    let warned = findings(&v, "bundle/selinux");
+    if selinux == "off" {
+        assert_eq!(warned.len(), 1, "{v}");
+        assert_eq!(warned[0]["level"], "warn");
+        assert!(warned[0]["found"].as_str().unwrap().contains("ignored"));
+    } else {
+        assert!(warned.is_empty(), "{v}");
     }
 }

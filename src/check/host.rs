@@ -441,6 +441,99 @@ fn seccomp(out: &mut Vec<Finding>) {
     }
 }
 
+/// Filesystems no container binds from, left out of the idmap probe.
+const PSEUDO_FS: &[&str] = &[
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "mqueue",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+    "pstore",
+    "configfs",
+    "fusectl",
+    "binfmt_misc",
+    "autofs",
+    "nsfs",
+    "efivarfs",
+    "rpc_pipefs",
+    "selinuxfs",
+    "hugetlbfs",
+];
+
+/// Idmapped mounts per filesystem: each type mounted here, tried on its
+/// first mount point as create would (a detached copy, idmapped through
+/// a user namespace made for it, gone with its fd).
+fn idmapped_mounts(out: &mut Vec<Finding>) {
+    if !nix::unistd::geteuid().is_root() {
+        out.push(kfinding(
+            "idmap",
+            Level::Info,
+            "not probed: idmapping a mount needs root over its filesystem",
+        ));
+        return;
+    }
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines() {
+        let (Some(head), Some(tail)) = (line.split(" - ").next(), line.split(" - ").nth(1)) else {
+            continue;
+        };
+        let (Some(mp), Some(fs)) = (head.split(' ').nth(4), tail.split(' ').next()) else {
+            continue;
+        };
+        if !PSEUDO_FS.contains(&fs) && !seen.iter().any(|(f, _)| f == fs) && !mp.contains('\\') {
+            seen.push((fs.to_string(), mp.to_string()));
+        }
+    }
+    let Ok(proc) = crate::linux::procfs::Proc::open_host() else {
+        return;
+    };
+    let range: Vec<oci_spec::runtime::LinuxIdMapping> = serde_json::from_value(
+        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    )
+    .unwrap_or_default();
+    let map = crate::linux::idmap::Idmap {
+        uid: range.clone(),
+        gid: range,
+        recursive: false,
+    };
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for (fs, mp) in seen {
+        match crate::linux::idmap::prepare(&proc, Path::new(&mp), false, &map) {
+            Ok(_) => yes.push(format!("{fs} ({mp})")),
+            Err(e) => {
+                crate::logging::debug(&format!("idmap probe: {e}"));
+                no.push(format!("{fs} ({mp})"));
+            }
+        }
+    }
+    out.push(if no.is_empty() {
+        kfinding(
+            "idmap",
+            Level::Ok,
+            format!("idmapped mounts on {}", yes.join(", ")),
+        )
+    } else {
+        kfinding(
+            "idmap",
+            Level::Info,
+            format!(
+                "idmapped mounts on: {}; not on: {}",
+                yes.join(", "),
+                no.join(", ")
+            ),
+        )
+        .means(
+            "binds with idmap or ridmap from those filesystems fail (mount_setattr refuses them)",
+        )
+    });
+}
+
 pub fn kernel(cx: &Context, out: &mut Vec<Finding>) {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -457,6 +550,9 @@ pub fn kernel(cx: &Context, out: &mut Vec<Finding>) {
             .means("idmapped mounts, recursive mount options (rro, rnosuid...) and configs without a mount namespace fail")
             .fix("Linux 5.12 or later")
     });
+    if mount_api {
+        idmapped_mounts(out);
+    }
     // clone3(NULL, 0): EINVAL where it exists.
     out.push(if has_syscall(libc::SYS_clone3, 0) {
         kfinding(
