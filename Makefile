@@ -26,8 +26,17 @@ all: build
 build:
 	$(CARGO) build --release
 
+# The man pages are build.rs's, in the newest release OUT_DIR (the build
+# just done); the completion scripts are what the binary prints.
 install: build
-	install -m 0755 $(RELEASE) $(PREFIX)/bin/berth
+	install -D -m 0755 $(RELEASE) $(PREFIX)/bin/berth
+	out=$$(ls -td target/x86_64-unknown-linux-gnu/release/build/berth-*/out | head -1); \
+		install -d $(PREFIX)/share/man/man8 && install -m 0644 $$out/man/*.8 $(PREFIX)/share/man/man8/
+	install -d $(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
+		$(PREFIX)/share/fish/vendor_completions.d
+	$(RELEASE) completion bash > $(PREFIX)/share/bash-completion/completions/berth
+	$(RELEASE) completion zsh > $(PREFIX)/share/zsh/site-functions/_berth
+	$(RELEASE) completion fish > $(PREFIX)/share/fish/vendor_completions.d/berth.fish
 
 # What building berth and the demo bundle need; installed only when missing.
 deps-build:

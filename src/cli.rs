@@ -82,6 +82,15 @@ pub enum Command {
     Restore(Box<RestoreArgs>),
     /// Examine this host: what containers can and cannot do here, and why.
     Check(CheckArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell the script is for.
+    #[arg(value_parser = ["bash", "zsh", "fish"])]
+    pub shell: String,
 }
 
 #[derive(Args, Debug)]

@@ -102,7 +102,7 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
             // as it is.
             if !matches!(
                 command,
-                Command::Spec(_) | Command::Features | Command::Check(_)
+                Command::Spec(_) | Command::Features | Command::Check(_) | Command::Completion(_)
             ) {
                 state::ensure_private_root(&d)?;
             }
@@ -134,5 +134,6 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Checkpoint(a) => commands::checkpoint::run(&g, &a),
         Command::Restore(a) => commands::restore::run(&g, &a),
         Command::Check(a) => commands::check::run(&g, &a),
+        Command::Completion(a) => commands::completion::run(&a.shell),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod checkpoint;
+pub mod completion;
 pub mod create;
 pub mod delete;
 pub mod events;
