@@ -118,7 +118,8 @@ impl Freezer<'_> {
         } else {
             ("cgroup.freeze", "1")
         };
-        std::fs::read_to_string(self.dir.join(file)).is_ok_and(|s| s.trim() == frozen)
+        crate::linux::sys::read_small(&self.dir.join(file), 64)
+            .is_ok_and(|s| s.trim_ascii() == frozen.as_bytes())
     }
 
     /// Frozen by an order to this very cgroup, not an ancestor's.

@@ -4,16 +4,14 @@ use crate::error::Result;
 use crate::state;
 
 pub fn run(g: &Global, a: &ListArgs) -> Result<i32> {
-    let mut rows = Vec::new();
-    for id in state::list_ids(&g.root)? {
-        // A container deleted while we list is simply not listed.
-        if let Ok(c) = state::load(&g.root, &id, false) {
-            rows.push(c.oci_state(c.status().as_str()));
-        }
-    }
+    let rows = state::list(&g.root, |c, status| c.oci_state(status.as_str()))?;
     if a.quiet {
-        for r in &rows {
-            super::print(r["id"].as_str().unwrap_or_default())?;
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default())
+            .collect();
+        if !ids.is_empty() {
+            super::print(&ids.join("\n"))?;
         }
     } else if a.format == "json" {
         super::print(&serde_json::Value::Array(rows).to_string())?;
@@ -43,20 +41,22 @@ fn print_table(rows: &[serde_json::Value]) -> Result<()> {
             width[i] = width[i].max(c.len());
         }
     }
-    let line = |cols: Vec<&str>| {
-        let mut s = String::new();
+    // One write for the whole table.
+    let mut out = String::new();
+    let mut line = |cols: Vec<&str>| {
         for (i, c) in cols.iter().enumerate() {
             if i + 1 == cols.len() {
-                s.push_str(c);
+                out.push_str(c);
+                out.push('\n');
             } else {
-                s.push_str(&format!("{c:<w$}", w = width[i] + 3));
+                out.push_str(&format!("{c:<w$}", w = width[i] + 3));
             }
         }
-        super::print(&s)
     };
-    line(header.to_vec())?;
+    line(header.to_vec());
     for row in &cells {
-        line(row.iter().map(String::as_str).collect())?;
+        line(row.iter().map(String::as_str).collect());
     }
-    Ok(())
+    out.pop();
+    super::print(&out)
 }

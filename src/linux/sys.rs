@@ -518,3 +518,27 @@ pub fn mount_and_inode(fd: BorrowedFd) -> nix::Result<(u64, u64, u64)> {
         Err(e) => Err(e),
     }
 }
+
+/// A small file read whole with one read where it fits in `cap` bytes:
+/// no stat for a size hint, no second read to meet EOF. A short read of
+/// a regular file is its end, and procfs and cgroupfs hand a small file
+/// over in one read. `list` reads three such files per container.
+pub fn read_small(path: &std::path::Path, cap: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; cap];
+    let mut len = 0;
+    loop {
+        let n = match f.read(&mut buf[len..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        len += n;
+        if n == 0 || len < buf.len() {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}

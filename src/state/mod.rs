@@ -13,6 +13,9 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+mod list;
+pub use list::list;
+
 pub const FIFO: &str = "exec.fifo";
 /// What the init writes when it fails after `start` released it (a
 /// startContainer hook, say), for `start` to report.
@@ -388,7 +391,7 @@ pub fn load(root: &Path, id: &str, lock: bool) -> Result<Container> {
 /// it is listed, and deleted, as a container with no process.
 fn load_dir(id: &str, dir: PathBuf, lock: Option<Flock<File>>) -> Result<Container> {
     let path = dir.join(STATE);
-    let saved = match std::fs::read(&path) {
+    let saved = match crate::linux::sys::read_small(&path, 8192) {
         Ok(text) => {
             parse_saved(&text).map_err(|e| e.context(format!("parse {}", path.display())))?
         }
@@ -462,7 +465,9 @@ pub fn save(dir: &Path, saved: &Saved) -> Result<()> {
 
 /// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
 pub fn proc_start_time(pid: i32) -> Option<(u64, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let path = format!("/proc/{pid}/stat");
+    let bytes = crate::linux::sys::read_small(Path::new(&path), 1024).ok()?;
+    let stat = std::str::from_utf8(&bytes).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
     let state = fields.first()?.chars().next()?;
@@ -670,6 +675,57 @@ mod tests {
             default_root_for(1000, None, || false, None, never),
             DefaultRoot::PerUser("/tmp/berth-1000".into())
         );
+    }
+
+    /// `list` reads what `load` reads, for as many containers as there
+    /// are (two threads past 64), in id order; its slim parse keeps what
+    /// `state` shows and the freezer that tells a pause, and a directory
+    /// that is not a container is not listed.
+    #[test]
+    fn list_reads_what_load_reads_for_every_container() {
+        let t = crate::tempdir::TempDir::new();
+        let freezer = t.path().join("freezer/c");
+        std::fs::create_dir_all(&freezer).unwrap();
+        std::fs::write(freezer.join("freezer.state"), "FROZEN\n").unwrap();
+        let mut s = saved(std::process::id() as i32, 0);
+        s.start_time = proc_start_time(s.pid).unwrap().0;
+        s.annotations.insert("a".into(), "b".into());
+        s.cgroup = crate::cgroups::locate_in(
+            &crate::cgroups::parse_mountinfo(&format!(
+                "32 31 0:29 / {} rw - cgroup cgroup rw,freezer\n33 31 0:30 / {} rw - cgroup cgroup rw,memory\n",
+                t.path().join("freezer").display(),
+                t.path().join("memory").display()
+            )),
+            "1:freezer:/\n2:memory:/\n",
+            Some(Path::new("/c")),
+            "x",
+            false,
+        )
+        .unwrap();
+        let ids: Vec<String> = (0..70).map(|i| format!("c{i:02}")).collect();
+        let root = t.path().join("root");
+        for id in &ids {
+            let (dir, _lock) = create_dir(&root, id).unwrap();
+            save(
+                &dir,
+                &Saved {
+                    id: id.clone(),
+                    ..s.clone()
+                },
+            )
+            .unwrap();
+            finish_creating(&dir).unwrap();
+        }
+        std::fs::create_dir(root.join("other")).unwrap();
+        std::fs::write(root.join("other/file"), "x").unwrap();
+        let listed = list(&root, |c, status| (c.oci_state(status.as_str()), status)).unwrap();
+        assert_eq!(listed.len(), 70);
+        for ((row, status), id) in listed.iter().zip(&ids) {
+            let full = load(&root, id, false).unwrap();
+            assert_eq!(*status, full.status());
+            assert_eq!(*status, Status::Paused);
+            assert_eq!(*row, full.oci_state(status.as_str()));
+        }
     }
 
     #[test]
