@@ -30,23 +30,33 @@ pub fn list<T: Send>(root: &Path, row: impl Fn(&Container, Status) -> T + Sync) 
         .collect();
     ids.sort();
     // Each container costs a few reads and a parse, independent of the
-    // others: two threads share a long list.
-    let rows = |ids: &[String]| -> Vec<T> {
-        ids.iter()
-            .filter_map(|id| load_listed(id, root.join(id)).ok())
-            .map(|c| row(&c, c.status()))
-            .collect()
+    // others: past a few dozen, two threads take them in turn (whoever is
+    // free takes the next), and the rows are put back in id order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || -> Vec<(usize, T)> {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(id) = ids.get(i) else {
+                return out;
+            };
+            if let Ok(c) = load_listed(id, root.join(id)) {
+                out.push((i, row(&c, c.status())));
+            }
+        }
     };
-    if ids.len() < 64 {
-        return Ok(rows(&ids));
-    }
-    let (first, second) = ids.split_at(ids.len() / 2);
-    Ok(std::thread::scope(|s| {
-        let other = s.spawn(|| rows(second));
-        let mut out = rows(first);
-        out.extend(other.join().unwrap_or_default());
-        out
-    }))
+    let mut rows = if ids.len() < 64 {
+        work()
+    } else {
+        std::thread::scope(|s| {
+            let other = s.spawn(work);
+            let mut out = work();
+            out.extend(other.join().unwrap_or_default());
+            out
+        })
+    };
+    rows.sort_unstable_by_key(|(i, _)| *i);
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
 }
 
 /// state.json as `list` reads it.
