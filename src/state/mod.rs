@@ -595,6 +595,17 @@ pub fn user_name(uid: u32) -> String {
 
 /// Ids of every container under root.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = dir_ids(root)?;
+    ids.retain(|id| {
+        let dir = root.join(id);
+        dir.join(STATE).exists() || claimed(&dir)
+    });
+    Ok(ids)
+}
+
+/// The directories under root named as a container may be, sorted: the
+/// candidates, which their record (or create's claim) confirms.
+fn dir_ids(root: &Path) -> Result<Vec<String>> {
     let rd = match std::fs::read_dir(root) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -602,8 +613,9 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join(STATE).exists() || claimed(&e.path()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| crate::spec::validate_id(id).is_ok())
         .collect();
     ids.sort();
     Ok(ids)
