@@ -26,12 +26,13 @@ all: build
 build:
 	$(CARGO) build --release
 
-# The man pages are build.rs's, in the newest release OUT_DIR (the build
-# just done); the completion scripts are what the binary prints.
+# The man pages are build.rs's, in the OUT_DIR cargo names for this very
+# build; the completion scripts are what the binary prints.
 install: build
 	install -D -m 0755 $(RELEASE) $(PREFIX)/bin/berth
-	out=$$(ls -td target/x86_64-unknown-linux-gnu/release/build/berth-*/out | head -1); \
-		install -d $(PREFIX)/share/man/man8 && install -m 0644 $$out/man/*.8 $(PREFIX)/share/man/man8/
+	out=$$($(CARGO) build --release --message-format=json 2>/dev/null \
+		| grep -o '"out_dir":"[^"]*/build/berth-[0-9a-f]*/out"' | tail -1 | cut -d'"' -f4); \
+		test -n "$$out" && install -d $(PREFIX)/share/man/man8 && install -m 0644 $$out/man/*.8 $(PREFIX)/share/man/man8/
 	install -d $(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
 		$(PREFIX)/share/fish/vendor_completions.d
 	$(RELEASE) completion bash > $(PREFIX)/share/bash-completion/completions/berth

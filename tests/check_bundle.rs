@@ -193,7 +193,7 @@ fn misfits() -> Vec<Misfit> {
                 .push(json!({"destination": "/tmp/x", "type": "berthfs", "source": "none"}));
         }),
         ("sysctl", |b| {
-            b.config["linux"]["sysctl"] = json!({"net.ipv4.berth_none": "1"});
+            b.config["linux"]["sysctl"] = json!({"fs.mqueue.berth_none": "1"});
         }),
         ("cgroups", |b| {
             b.config["linux"]["resources"] = json!({"network": {"classID": 7}});
@@ -382,4 +382,108 @@ fn a_systemd_cgroup_without_systemd_is_found() {
     let found = check_then_create_with(&b, "cgroups", &["--systemd-cgroup"]);
     let systemd = Path::new("/run/systemd/system").is_dir();
     assert_eq!(found.is_none(), systemd, "{found:?}");
+}
+
+/// berth as nobody (a copy every user may run) with a state root of its
+/// own: a rootless caller.
+struct Nobody {
+    dir: std::path::PathBuf,
+}
+
+impl Nobody {
+    fn new() -> Nobody {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(unique("berth-check-nobody"));
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        std::fs::copy(berth(), dir.join("berth")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(dir.join("root"), Some(65534), Some(65534)).unwrap();
+        Nobody { dir }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(self.dir.join("berth"));
+        c.arg("--root")
+            .arg(self.dir.join("root"))
+            .args(args)
+            .current_dir("/")
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(Stdio::null());
+        // SAFETY (test): plain syscalls between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(65534, 65534, 65534) != 0
+                    || libc::setresuid(65534, 65534, 65534) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c
+    }
+
+    /// Run `c`, waiting out ETXTBSY from another test's fork still
+    /// holding the fresh copy open until its exec.
+    fn output(mut c: Command) -> Output {
+        (0..50)
+            .find_map(|_| match c.output() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                r => Some(r.unwrap()),
+            })
+            .expect("the copy stayed busy")
+    }
+}
+
+impl Drop for Nobody {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_rootless_limit_without_a_cgroup_to_hold_it_is_found() {
+    let nobody = Nobody::new();
+    let mut b = bundle(&["true"]);
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    ns.retain(|n| n["type"] != "network");
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 50}});
+    b.write();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&b.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = b.dir.to_str().unwrap();
+    let out =
+        Nobody::output(nobody.cmd(&["check", "--format", "json", "--bundle", dir, "--id", &b.id]));
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    let fails: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["area"] == "bundle" && f["level"] == "fail")
+        .collect();
+    // The init outlives create: its stderr goes to a file, not a pipe.
+    let err_path = nobody.dir.join("create.stderr");
+    let mut c = nobody.cmd(&["create", "-b", dir, &b.id]);
+    c.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let created = Nobody::output(c);
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let _ = Nobody::output(nobody.cmd(&["delete", "--force", &b.id]));
+    if created.status.success() {
+        // nobody was given a cgroup it may write (delegation): it fits.
+        assert!(fails.is_empty(), "{fails:?}");
+        return;
+    }
+    assert_eq!(fails.len(), 1, "{fails:?}\ncreate: {err}");
+    let found = fails[0]["found"].as_str().unwrap();
+    assert!(found.contains("berth runs rootless"), "{found}");
+    assert!(err.contains(found), "create: {err}\ncheck: {found}");
 }

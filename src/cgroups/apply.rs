@@ -266,8 +266,9 @@ impl Cgroup {
                 out.push(self.nowhere(w, *on_v2));
                 continue;
             };
+            // A root shows no pids.max (v1), nor any limit (v2).
             let shows = d.path.ancestors().find(|p| p.is_dir()).filter(|p| {
-                !*on_v2
+                (!*on_v2 && (*p != d.hierarchy.mountpoint || w.controller != "pids"))
                     || (*p != d.hierarchy.mountpoint
                         && std::fs::read_to_string(p.join("cgroup.controllers"))
                             .is_ok_and(|c| c.split_whitespace().any(|c| c == w.controller)))

@@ -68,9 +68,16 @@ impl Cgroup {
         let Some(held) = nearest.held() else {
             return Ok(());
         };
+        let top = self
+            .dirs
+            .iter()
+            .find(|d| d.path == f.dir)
+            .map(|d| d.hierarchy.mountpoint.as_path())
+            .unwrap_or(Path::new("/"));
         let by = nearest
             .dir
             .ancestors()
+            .take_while(|dir| dir.starts_with(top))
             .map(|dir| Freezer { dir, v1: f.v1 })
             .find(|f| f.ordered())
             .map(|f| f.order_file())

@@ -23,9 +23,15 @@ fn misfit(check: &'static str, e: Error) -> Finding {
 /// Every finding about the bundle in `dir`.
 pub fn bundle(cx: &Context, dir: &Path, id: Option<&str>) -> Vec<Finding> {
     let mut out = Vec::new();
-    if let Some(Err(e)) = id.map(spec::validate_id) {
-        out.push(misfit("id", e));
-    }
+    // An id create would refuse names no cgroup.
+    let id = match id.map(|i| (i, spec::validate_id(i))) {
+        Some((_, Err(e))) => {
+            out.push(misfit("id", e));
+            None
+        }
+        Some((i, Ok(()))) => Some(i),
+        None => None,
+    };
     let Some((dir, spec)) = read(dir, &mut out) else {
         return out;
     };
@@ -92,13 +98,15 @@ fn privileges(spec: &Spec, ns: &Namespaces, out: &mut Vec<Finding>) {
         return;
     };
     // A user namespace of its own starts the init from a full set.
-    if !ns.private(LinuxNamespaceType::User)
-        && let Ok(have) = caps::read(None, caps::CapSet::Permitted)
-        && let Some(e) = process::caps_beyond(&spec::capability_sets(p), &have)
-    {
+    let own_userns = ns.private(LinuxNamespaceType::User);
+    let have = caps::read(None, caps::CapSet::Permitted).ok();
+    if let Some(e) = process::caps_beyond(
+        &spec::capability_sets(p),
+        have.as_ref().filter(|_| !own_userns),
+    ) {
         out.push(misfit("capabilities", e));
     }
-    for e in process::rlimits_refused(p) {
+    for e in process::rlimits_refused(p, own_userns) {
         out.push(misfit("rlimits", e));
     }
     if let Some(e) = process::oom_score_refused(p) {
@@ -137,19 +145,15 @@ fn kernel(spec: &Spec, ns: &Namespaces, valid: Option<&Bundle>, out: &mut Vec<Fi
             Err(e) => out.push(misfit("seccomp", e)),
         }
     }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let fstype = m.typ().as_deref().unwrap_or("");
-        let bind = fstype.is_empty()
-            || fstype == "bind"
-            || m.options()
-                .iter()
-                .flatten()
-                .any(|o| o == "bind" || o == "rbind");
-        if !bind && !mounts::fstype_known(fstype) {
-            let dest = m.destination().display().to_string();
+    // The filesystems create would mount, as validation planned them.
+    for (i, m) in valid.iter().flat_map(|b| b.mounts.iter()).enumerate() {
+        if let mounts::Kind::Fs { fstype, .. } = &m.kind
+            && !mounts::fstype_known(fstype)
+        {
             out.push(misfit(
                 "mounts",
-                mounts::no_such_fstype(fstype, &dest).context(format!("mounts[{i}] ({dest})")),
+                mounts::no_such_fstype(fstype, &m.dest)
+                    .context(format!("mounts[{i}] ({})", m.dest)),
             ));
         }
     }
@@ -159,11 +163,19 @@ fn kernel(spec: &Spec, ns: &Namespaces, valid: Option<&Bundle>, out: &mut Vec<Fi
     for k in linux.sysctl().iter().flat_map(|s| s.keys()) {
         let rel = format!("sys/{}", k.replace('.', "/"));
         if !Path::new("/proc").join(&rel).exists() {
-            out.push(misfit(
-                "sysctl",
-                Error::sys("open", format!("/proc/{rel}"), nix::errno::Errno::ENOENT)
-                    .context(format!("linux.sysctl.{k}")),
-            ));
+            let e = Error::sys("open", format!("/proc/{rel}"), nix::errno::Errno::ENOENT)
+                .context(format!("linux.sysctl.{k}"));
+            // The host's network namespace is not the container's: a key
+            // of an interface only the container has is there, not here.
+            if k.starts_with("net.") && ns.private(LinuxNamespaceType::Network) {
+                out.push(
+                    Finding::new("bundle", "sysctl", Level::Warn, e.to_string()).means(
+                        "not in the host's network namespace; create fails unless the container's has it",
+                    ),
+                );
+            } else {
+                out.push(misfit("sysctl", e));
+            }
         }
     }
 }
@@ -212,13 +224,18 @@ fn cgroups(cx: &Context, dir: &Path, id: Option<&str>, spec: &Spec, out: &mut Ve
         if let Err(e) = cgroups::systemd::Unit::parse(path, &id) {
             out.push(misfit("cgroups", e));
         }
+        if let Err(e) = cgroups::systemd::annotation_properties(
+            spec.annotations().as_ref().unwrap_or(&Default::default()),
+        ) {
+            out.push(misfit("cgroups", e));
+        }
         if let Err(e) = cgroups::systemd::Systemd::connect() {
             out.push(misfit("cgroups", e));
         }
         return;
     }
     let cgroup = match cgroups::locate(path, &id, cx.rootless) {
-        Ok(c) => c,
+        Ok(c) => c.as_rootless_create_would(),
         Err(e) => return out.push(misfit("cgroups", e)),
     };
     for e in cgroup.in_the_way() {

@@ -465,9 +465,22 @@ const PSEUDO_FS: &[&str] = &[
     "hugetlbfs",
 ];
 
+/// Filesystems whose probe could hang on a dead server or a stuck daemon.
+const REMOTE_FS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "9p",
+    "ceph",
+    "glusterfs",
+    "afs",
+];
+
 /// Idmapped mounts per filesystem: each type mounted here, tried on its
 /// first mount point as create would (a detached copy, idmapped through
-/// a user namespace made for it, gone with its fd).
+/// a user namespace made for it, gone with its fd). Network and FUSE
+/// filesystems are named, not probed.
 fn idmapped_mounts(out: &mut Vec<Finding>) {
     if !nix::unistd::geteuid().is_root() {
         out.push(kfinding(
@@ -502,8 +515,12 @@ fn idmapped_mounts(out: &mut Vec<Finding>) {
         gid: range,
         recursive: false,
     };
-    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    let (mut yes, mut no, mut unprobed) = (Vec::new(), Vec::new(), Vec::new());
     for (fs, mp) in seen {
+        if REMOTE_FS.contains(&fs.as_str()) || fs.starts_with("fuse") {
+            unprobed.push(format!("{fs} ({mp})"));
+            continue;
+        }
         match crate::linux::idmap::prepare(&proc, Path::new(&mp), false, &map) {
             Ok(_) => yes.push(format!("{fs} ({mp})")),
             Err(e) => {
@@ -512,23 +529,20 @@ fn idmapped_mounts(out: &mut Vec<Finding>) {
             }
         }
     }
+    let mut found = format!("idmapped mounts on: {}", yes.join(", "));
+    if !no.is_empty() {
+        found.push_str(&format!("; not on: {}", no.join(", ")));
+    }
+    if !unprobed.is_empty() {
+        found.push_str(&format!(
+            "; not probed (network, FUSE): {}",
+            unprobed.join(", ")
+        ));
+    }
     out.push(if no.is_empty() {
-        kfinding(
-            "idmap",
-            Level::Ok,
-            format!("idmapped mounts on {}", yes.join(", ")),
-        )
+        kfinding("idmap", Level::Ok, found)
     } else {
-        kfinding(
-            "idmap",
-            Level::Info,
-            format!(
-                "idmapped mounts on: {}; not on: {}",
-                yes.join(", "),
-                no.join(", ")
-            ),
-        )
-        .means(
+        kfinding("idmap", Level::Info, found).means(
             "binds with idmap or ridmap from those filesystems fail (mount_setattr refuses them)",
         )
     });

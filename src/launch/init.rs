@@ -18,8 +18,8 @@ pub fn run(ctx: &InitContext) -> ! {
         Ok(never) => match never {},
         Err(e) => {
             // Before start, the parent reads this and fails create. After
-            // start nobody does (and the send may even succeed: this
-            // process holds both ends), so the error also goes to the
+            // start nobody does (berth's end is closed here: the send
+            // fails), so the error also goes to the
             // state dir's start-error, which `start` reports; a failed
             // create removes that file with the state dir.
             if ctx.chan.send(&Msg::Error(e.to_string())).is_err() {

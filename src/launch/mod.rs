@@ -478,12 +478,16 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             .sys("clone3", "container init")
             .map_err(why)?
         {
-            sys::Forked::Child => init::run(ctx),
+            sys::Forked::Child => {
+                parent_end_closed(parent_ch);
+                init::run(ctx)
+            }
             sys::Forked::Parent { pid, pidfd } => Ok((pid, pidfd)),
         };
     }
     match sys::clone3(0, None).sys("clone3", "stage-1")? {
         sys::Forked::Child => {
+            parent_end_closed(parent_ch);
             let r =
                 namespaces::join_all(&ctx.bundle.namespaces).and_then(|()| {
                     match sys::clone3(flags | sys::CLONE_PARENT, v2)
@@ -512,6 +516,16 @@ fn spawn(ctx: &InitContext, v2: Option<i32>, parent_ch: &Channel) -> Result<(i32
             }
         }
     }
+}
+
+/// In a child: berth's end of the channel, which the clone copied, is
+/// closed, so that berth's death reads as the channel's end. Killed before
+/// the child's PR_SET_PDEATHSIG was set, berth would otherwise leave it
+/// waiting forever on a channel it holds both ends of, with the state
+/// dir's lock. (The child never returns to drop the copy: it execs or
+/// exits.)
+fn parent_end_closed(parent_ch: &Channel) {
+    let _ = nix::unistd::close(parent_ch.0.as_raw_fd());
 }
 
 /// Open the sources of the config's plain binds in the init's mount

@@ -643,6 +643,8 @@ pub fn no_such_fstype(fstype: &str, dest: &str) -> Error {
 /// Whether a mount of `fstype` can find it: listed in /proc/filesystems,
 /// or a module the kernel loads on demand (modules.alias "fs-TYPE").
 pub fn fstype_known(fstype: &str) -> bool {
+    // fuse.sshfs is fuse to the kernel.
+    let fstype = fstype.split('.').next().unwrap_or(fstype);
     let listed = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
         t.lines()
             .any(|l| l.split_whitespace().last() == Some(fstype))

@@ -73,16 +73,25 @@ fn rlimit_error(r: &PosixRlimit, e: Errno) -> Error {
 
 /// The rlimits `set_rlimits` would be refused, found without setting
 /// them (`berth check --bundle`): the container starts from this
-/// process's limits and capabilities.
-pub fn rlimits_refused(p: &Process) -> Vec<Error> {
-    if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false) {
-        return Vec::new();
-    }
+/// process's limits. Raising a hard limit takes CAP_SYS_RESOURCE in the
+/// host's user namespace, which an init in a user namespace of its own
+/// never has; and no capability takes RLIMIT_NOFILE past fs.nr_open.
+pub fn rlimits_refused(p: &Process, own_userns: bool) -> Vec<Error> {
+    let can_raise = !own_userns
+        && caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
+            .unwrap_or(false);
+    let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX);
     p.rlimits()
         .iter()
         .flatten()
         .filter(|r| {
-            nix::sys::resource::getrlimit(resource(r.typ())).is_ok_and(|(_, hard)| r.hard() > hard)
+            let res = resource(r.typ());
+            (res == Resource::RLIMIT_NOFILE && r.hard() > nr_open)
+                || (!can_raise
+                    && nix::sys::resource::getrlimit(res).is_ok_and(|(_, hard)| r.hard() > hard))
         })
         .map(|r| rlimit_error(r, Errno::EPERM))
         .collect()
@@ -117,21 +126,30 @@ fn oom_lowering(v: i32, file: &str) -> String {
 
 /// Whether `set_oom_score_adj` would be refused (`berth check --bundle`).
 /// The floor the kernel checks against is not shown anywhere: a child of
-/// this process, which inherits it, tries the value on itself.
+/// this process, which inherits it, tries the value on itself. The child
+/// makes plain system calls only (the caller may have threads) and says
+/// refused (1), written (0) or could not tell (2).
 pub fn oom_score_refused(p: &Process) -> Option<Error> {
     let v = p.oom_score_adj()?;
-    // SAFETY: berth check is single-threaded; the child only writes a
-    // file and leaves with _exit.
+    let value = v.to_string();
+    // SAFETY: the child only opens, writes and _exits, none of which
+    // allocates or takes a lock another thread may hold.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let code = match std::fs::write("/proc/self/oom_score_adj", v.to_string()) {
-                Ok(()) => 0,
-                Err(e) if e.raw_os_error() == Some(libc::EACCES) => 1,
-                Err(_) => 2,
+            // SAFETY: a NUL-terminated literal path and a live buffer.
+            let code = unsafe {
+                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    2
+                } else if libc::write(fd, value.as_ptr().cast(), value.len()) >= 0 {
+                    0
+                } else if *libc::__errno_location() == libc::EACCES {
+                    1
+                } else {
+                    2
+                }
             };
-            // SAFETY: leaves the forked child without running the
-            // parent's exit handlers.
-            unsafe { libc::_exit(code) }
+            sys::exit_now(code)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             let refused = matches!(
@@ -147,29 +165,51 @@ pub fn oom_score_refused(p: &Process) -> Option<Error> {
     }
 }
 
-/// The capabilities the config asks for that this process cannot give:
-/// beyond `have`, its permitted set, which no capset can widen (only a
-/// new user namespace starts from a full set). The host's bounding set
-/// is what limits it for root.
-pub fn caps_beyond(c: &CapSets, have: &caps::CapsHashSet) -> Option<Error> {
-    for (name, set) in [
-        ("effective", &c.effective),
-        ("permitted", &c.permitted),
-        ("inheritable", &c.inheritable),
-    ] {
-        let mut missing: Vec<String> = set.difference(have).map(|c| c.to_string()).collect();
-        if !missing.is_empty() {
-            missing.sort();
-            return Some(Error::config(
+/// The capabilities the config asks for that cannot be given, in the
+/// order capset would refuse them: beyond `have` (this process's
+/// permitted set, which no capset can widen; None in a user namespace of
+/// the container's own, which starts from a full set), an effective
+/// capability that is not also permitted, an inheritable one outside the
+/// bounding set.
+pub fn caps_beyond(c: &CapSets, have: Option<&caps::CapsHashSet>) -> Option<Error> {
+    let refuse = |name: &str, missing: Vec<caps::Capability>, why: &str| {
+        let mut names: Vec<String> = missing.iter().map(|c| c.to_string()).collect();
+        names.sort();
+        (!names.is_empty()).then(|| {
+            Error::config(
                 format!("process.capabilities.{name}"),
-                format!(
-                    "cannot set {}: not in berth's permitted set, which the host's bounding set limits (berth check lists what it lacks)",
-                    missing.join(" ")
-                ),
-            ));
+                format!("cannot set {}: {why}", names.join(" ")),
+            )
+        })
+    };
+    if let Some(have) = have {
+        for (name, set) in [
+            ("effective", &c.effective),
+            ("permitted", &c.permitted),
+            ("inheritable", &c.inheritable),
+        ] {
+            let e = refuse(
+                name,
+                set.difference(have).copied().collect(),
+                "not in berth's permitted set, which the host's bounding set limits (berth check lists what it lacks)",
+            );
+            if e.is_some() {
+                return e;
+            }
         }
     }
-    None
+    refuse(
+        "effective",
+        c.effective.difference(&c.permitted).copied().collect(),
+        "an effective capability must also be in process.capabilities.permitted",
+    )
+    .or_else(|| {
+        refuse(
+            "inheritable",
+            c.inheritable.difference(&c.bounding).copied().collect(),
+            "an inheritable capability must also be in process.capabilities.bounding",
+        )
+    })
 }
 
 /// linux.personality, for the init and every exec'd process: it is the
@@ -285,7 +325,7 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
     nix::sys::prctl::set_keepcaps(false).sys("prctl", "PR_SET_KEEPCAPS")?;
     let have = caps::read(None, CapSet::Permitted)
         .map_err(|e| Error::msg(format!("read permitted capabilities: {e}")))?;
-    if let Some(e) = caps_beyond(c, &have) {
+    if let Some(e) = caps_beyond(c, Some(&have)) {
         return Err(e);
     }
     for (set, name, value) in [
@@ -708,6 +748,48 @@ fn keyring_perm(serial: libc::c_long) -> Result<libc::c_long> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The capabilities capset would refuse, in its order: beyond what
+    /// this process has, effective but not permitted, inheritable but
+    /// not bounding; none in a user namespace of its own beyond the
+    /// config's own rules.
+    #[test]
+    fn capabilities_beyond_reach_are_named() {
+        use caps::Capability::{CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
+        let set = |c: &[caps::Capability]| c.iter().copied().collect::<caps::CapsHashSet>();
+        let c = CapSets {
+            bounding: set(&[CAP_KILL, CAP_SYS_RESOURCE]),
+            effective: set(&[CAP_KILL, CAP_SYS_RESOURCE]),
+            permitted: set(&[CAP_KILL, CAP_SYS_RESOURCE]),
+            inheritable: set(&[]),
+            ambient: set(&[]),
+        };
+        let have = set(&[CAP_KILL, CAP_SYS_ADMIN]);
+        let e = caps_beyond(&c, Some(&have)).unwrap().to_string();
+        assert!(
+            e.contains("process.capabilities.effective") && e.contains("CAP_SYS_RESOURCE"),
+            "{e}"
+        );
+        assert!(caps_beyond(&c, None).is_none());
+        let c2 = CapSets {
+            permitted: set(&[CAP_KILL]),
+            ..c.clone()
+        };
+        let e = caps_beyond(&c2, None).unwrap().to_string();
+        assert!(
+            e.contains("must also be in process.capabilities.permitted"),
+            "{e}"
+        );
+        let c3 = CapSets {
+            inheritable: set(&[CAP_SYS_ADMIN]),
+            ..c.clone()
+        };
+        let e = caps_beyond(&c3, None).unwrap().to_string();
+        assert!(
+            e.contains("process.capabilities.inheritable") && e.contains("CAP_SYS_ADMIN"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn descendants_are_found_to_the_grandchildren() {

@@ -523,9 +523,17 @@ pub fn mount_and_inode(fd: BorrowedFd) -> nix::Result<(u64, u64, u64)> {
 /// no stat for a size hint, no second read to meet EOF. A short read of
 /// a regular file is its end, and procfs and cgroupfs hand a small file
 /// over in one read. `list` reads three such files per container.
+/// Not for files that can end a read early (network filesystems, seq
+/// files of many records such as mountinfo). A symlink in last place is
+/// refused (a record linked to /dev/zero would never end) and a fifo
+/// does not block the open.
 pub fn read_small(path: &std::path::Path, cap: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
     let mut buf = vec![0u8; cap];
     let mut len = 0;
     loop {

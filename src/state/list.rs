@@ -38,9 +38,12 @@ pub fn list<T: Send>(root: &Path, row: impl Fn(&Container, Status) -> T + Sync) 
         work()
     } else {
         std::thread::scope(|s| {
-            let other = s.spawn(work);
+            // No second thread to be had (a pids limit): one does it all.
+            let other = std::thread::Builder::new().spawn_scoped(s, work).ok();
             let mut out = work();
-            out.extend(other.join().unwrap_or_default());
+            if let Some(t) = other {
+                out.extend(t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
             out
         })
     };

@@ -446,10 +446,16 @@ pub fn unknown_flags(flags: u32) -> Option<Error> {
         })
         .map(|(_, name)| *name)
         .collect();
-    (!unknown.is_empty()).then(|| {
-        Error::config(
+    if !unknown.is_empty() {
+        return Some(Error::config(
             "linux.seccomp.flags",
             format!("this kernel does not know {}", unknown.join(", ")),
+        ));
+    }
+    (flags != 0 && !kernel_knows(flags)).then(|| {
+        Error::config(
+            "linux.seccomp.flags",
+            "this kernel refuses these flags together (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule)",
         )
     })
 }
