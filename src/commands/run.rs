@@ -33,7 +33,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
         Some((ours, _)) if created.terminal => match crate::console::receive_master(ours) {
             Ok(m) => Some(m),
             Err(e) => {
-                cleanup(g, &a.create.id);
+                cleanup_or_kill(g, &a.create.id, &created.pidfd);
                 return Err(e);
             }
         },
@@ -41,7 +41,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     };
     drop(pair);
     if let Err(e) = super::start::start(g, &a.create.id) {
-        cleanup(g, &a.create.id);
+        cleanup_or_kill(g, &a.create.id, &created.pidfd);
         return Err(e);
     }
     if a.detach {
@@ -65,6 +65,16 @@ pub fn cleanup(g: &Global, id: &str) {
             crate::logging::warn(&e.to_string());
         }
     }
+}
+
+/// `cleanup`, and if the container's record cannot be read (the very
+/// failure that ended the run may be that), its init is killed all the
+/// same through the handle create gave us: nothing of ours runs on.
+fn cleanup_or_kill(g: &Global, id: &str, init: &std::os::fd::OwnedFd) {
+    if state::load(&g.root, id, false).is_err() {
+        let _ = crate::linux::sys::pidfd_send_signal(init.as_fd(), libc::SIGKILL);
+    }
+    cleanup(g, id);
 }
 
 /// Forward every signal to `pid` (through its pidfd) until it exits;
