@@ -143,7 +143,7 @@ pub fn setup(
 /// own tty checks see a terminal of their own. Run inside the container,
 /// while still privileged; without a tty group the group stays devpts's.
 pub fn give_slave_to(slave: BorrowedFd, uid: u32) -> Result<()> {
-    let group = crate::linux::process::read_image_file("/etc/group")
+    let group = crate::linux::program::read_image_file("/etc/group")
         .map_err(|e| e.context("the tty group from the container's group file"))?;
     let tty = group.as_deref().and_then(|g| {
         g.lines().find_map(|l| {

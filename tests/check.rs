@@ -297,17 +297,7 @@ fn a_user_without_privileges_is_told_what_rootless_needs() {
             Ok(())
         });
     }
-    // Another test's fork may still hold the copy open for writing until
-    // its exec (ETXTBSY): a moment later it does not.
-    let out = (0..50)
-        .find_map(|_| match c.output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                None
-            }
-            r => Some(r.unwrap()),
-        })
-        .expect("the copy stayed busy");
+    let out = output_once_not_busy(&mut c);
     let _ = std::fs::remove_dir_all(&dir);
     let (_, v) = parsed(out);
     let eff = &findings(&v, "privileges/effective")[0];

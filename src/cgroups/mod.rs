@@ -11,6 +11,7 @@
 mod apply;
 pub mod devices;
 pub mod ebpf;
+pub mod foresee;
 mod freezer;
 mod join;
 pub mod stats;
@@ -21,6 +22,7 @@ pub mod v2;
 use crate::error::{Error, Result, SysContext};
 pub use apply::{FileWrite, same_on_both};
 use apply::{set, w};
+pub use foresee::missing_page_size;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -250,25 +252,6 @@ pub fn locate_in(
     })
 }
 
-/// A hugepageLimits pageSize ("2MB", "1GB") this host has no pool of,
-/// so no hugetlb file to limit it with.
-pub fn missing_page_size(page_size: &str) -> Option<Error> {
-    let (n, unit) = page_size.split_at(page_size.find(|c: char| !c.is_ascii_digit())?);
-    let kb = n.parse::<u64>().ok()?.checked_mul(match unit {
-        "KB" => 1,
-        "MB" => 1 << 10,
-        "GB" => 1 << 20,
-        _ => return None,
-    })?;
-    let pool = format!("/sys/kernel/mm/hugepages/hugepages-{kb}kB");
-    (!Path::new(&pool).is_dir()).then(|| {
-        Error::config(
-            "pageSize",
-            format!("{page_size}: this host has no huge pages of that size (no {pool})"),
-        )
-    })
-}
-
 /// What a rootless berth may not do to a cgroup directory: the kernel's
 /// answer when the user does not own it.
 fn is_permission(e: &Error) -> bool {
@@ -369,65 +352,6 @@ impl Cgroup {
             )));
         }
         Ok(())
-    }
-
-    /// What `create` would find in the way of these directories, without
-    /// making them: one that exists and holds processes, or a freeze.
-    pub fn in_the_way(&self) -> Vec<Error> {
-        let mut out: Vec<Error> = self
-            .dirs
-            .iter()
-            .filter(|d| d.path.is_dir())
-            .filter_map(|d| Self::unused(&d.path).err())
-            .collect();
-        out.extend(self.check_not_frozen().err());
-        out
-    }
-
-    /// This cgroup as `create` would leave it for a rootless caller,
-    /// found without making anything (`berth check --bundle`): the
-    /// hierarchies whose first missing directory the user may not make,
-    /// or whose existing cgroup it may not join, skipped with the reason
-    /// make_dirs would give.
-    pub fn as_rootless_create_would(&self) -> Cgroup {
-        use nix::unistd::{AccessFlags, access};
-        let mut c = self.clone();
-        if !c.rootless {
-            return c;
-        }
-        let mut kept = Vec::new();
-        for d in std::mem::take(&mut c.dirs) {
-            let refused = if d.path.exists() {
-                let join = d.path.join(if d.hierarchy.v2 {
-                    "cgroup.procs"
-                } else {
-                    "tasks"
-                });
-                access(&join, AccessFlags::W_OK)
-                    .sys("join cgroup: write", join.display())
-                    .err()
-            } else {
-                let first = d
-                    .path
-                    .ancestors()
-                    .take_while(|p| !p.exists())
-                    .last()
-                    .unwrap_or(&d.path);
-                let parent = first.parent().unwrap_or(first);
-                access(parent, AccessFlags::W_OK | AccessFlags::X_OK)
-                    .err()
-                    .map(|e| Error::sys("create cgroup", first.display(), e))
-            };
-            match refused {
-                Some(e) if is_permission(&e) => c.skipped.push(Skipped {
-                    hierarchy: d.hierarchy,
-                    reason: e.to_string(),
-                }),
-                _ => kept.push(d),
-            }
-        }
-        c.dirs = kept;
-        c
     }
 
     /// Remove what make_dir created of one directory (empty, so far).
@@ -719,16 +643,6 @@ mod tests {
 99 31 0:32 / /mnt/again rw,relatime - cgroup cgroup rw,memory
 ";
     pub(super) const OWN: &str = "9:name=systemd:/\n4:memory:/outer/inner\n1:cpu:/\n0::/\n";
-
-    #[test]
-    fn a_page_size_without_a_pool_is_named() {
-        let e = missing_page_size("3MB").expect("no host has 3 MB pages");
-        assert!(e.to_string().contains("hugepages-3072kB"), "{e}");
-        assert!(
-            missing_page_size("2 MB").is_none(),
-            "not a size: left to the write"
-        );
-    }
 
     #[test]
     fn hybrid_layout_is_read_from_mountinfo() {

@@ -50,7 +50,7 @@ pub fn bundle(cx: &Context, dir: &Path, id: Option<&str>) -> Vec<Finding> {
         .or_else(|| spec::validate_namespaces(&linux).ok())
         .unwrap_or_default();
     privileges(&spec, &ns, &mut out);
-    kernel(&spec, &ns, valid.as_ref(), &mut out);
+    kernel(&dir, &spec, &ns, valid.as_ref(), &mut out);
     cgroups(cx, &dir, id, &spec, &mut out);
     // One cause can surface twice (validation compiles the seccomp
     // profile too): say it once.
@@ -134,7 +134,13 @@ fn privileges(spec: &Spec, ns: &Namespaces, out: &mut Vec<Finding>) {
 
 /// What the kernel must have: the namespace types, seccomp's flags, the
 /// filesystems mounted, idmapped binds, the sysctls.
-fn kernel(spec: &Spec, ns: &Namespaces, valid: Option<&Bundle>, out: &mut Vec<Finding>) {
+fn kernel(
+    dir: &Path,
+    spec: &Spec,
+    ns: &Namespaces,
+    valid: Option<&Bundle>,
+    out: &mut Vec<Finding>,
+) {
     if let Some(e) = namespaces::kernel_lacks(&ns.new) {
         out.push(misfit("namespaces", e));
     }
@@ -145,15 +151,17 @@ fn kernel(spec: &Spec, ns: &Namespaces, valid: Option<&Bundle>, out: &mut Vec<Fi
             Err(e) => out.push(misfit("seccomp", e)),
         }
     }
-    // The filesystems create would mount, as validation planned them.
-    for (i, m) in valid.iter().flat_map(|b| b.mounts.iter()).enumerate() {
-        if let mounts::Kind::Fs { fstype, .. } = &m.kind
+    // The filesystems create would mount, each planned as validation
+    // plans it (a mount validation refuses is reported with it).
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if let Ok(plan) = mounts::plan(m, dir)
+            && let mounts::Kind::Fs { fstype, .. } = &plan.kind
             && !mounts::fstype_known(fstype)
         {
             out.push(misfit(
                 "mounts",
-                mounts::no_such_fstype(fstype, &m.dest)
-                    .context(format!("mounts[{i}] ({})", m.dest)),
+                mounts::no_such_fstype(fstype, &plan.dest)
+                    .context(format!("mounts[{i}] ({})", plan.dest)),
             ));
         }
     }

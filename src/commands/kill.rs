@@ -81,11 +81,11 @@ pub fn interrupt(c: &state::Container, sig: i32) {
     }
     let mut targets = Vec::new();
     if init.is_some() {
-        targets.extend(crate::linux::process::descendants(c.saved.pid));
+        targets.extend(crate::linux::proctree::descendants(c.saved.pid));
     }
     let holders = state::lock_holders(&c.dir);
     for holder in &holders {
-        targets.extend(crate::linux::process::descendants(*holder));
+        targets.extend(crate::linux::proctree::descendants(*holder));
     }
     crate::logging::debug_with(|| {
         format!(
@@ -94,7 +94,7 @@ pub fn interrupt(c: &state::Container, sig: i32) {
         )
     });
     for (pid, parent) in targets.iter().rev() {
-        crate::linux::process::signal_child(*pid, *parent, sig);
+        crate::linux::proctree::signal_child(*pid, *parent, sig);
     }
 }
 

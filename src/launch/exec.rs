@@ -21,7 +21,7 @@
 use super::protocol::{self, Channel, Msg};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result, SysContext};
-use crate::linux::{process, sys};
+use crate::linux::{process, program, sys};
 use crate::spec::CapSets;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
@@ -273,9 +273,9 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
         // see (getpgrp() says 0 there).
         nix::unistd::setsid().sys("setsid", "exec process")?;
     }
-    let env = process::environment(p, &[])?;
+    let env = program::environment(p, &[])?;
     let args = p.args().clone().unwrap_or_default();
-    let program = process::find_program(&args[0], &env)?;
+    let program = program::find_program(&args[0], &env)?;
     if let Some(files) = &plan.join_late {
         // Everything that can fail is behind us: berth may return, and we
         // freeze on the way out of the write until the container resumes.
@@ -335,5 +335,5 @@ fn run_process(plan: &ExecPlan, ch: &Channel) -> Result<std::convert::Infallible
     {
         crate::linux::seccomp::load(f)?;
     }
-    Err(process::exec(&program, &args, &env))
+    Err(program::exec(&program, &args, &env))
 }

@@ -6,7 +6,9 @@ use super::InitContext;
 use super::protocol::Msg;
 use crate::error::{Error, Result, SysContext};
 use crate::hooks;
-use crate::linux::{mounts, namespaces, numa, process, rootfs, seccomp, selinux, sys, userns};
+use crate::linux::{
+    mounts, namespaces, numa, process, program, rootfs, seccomp, selinux, sys, userns,
+};
 use crate::spec;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -243,9 +245,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
         numa::apply(m)?;
     }
     process::enter_cwd(p)?;
-    let env = process::environment(p, &ctx.extra_env)?;
+    let env = program::environment(p, &ctx.extra_env)?;
     let args = p.args().clone().unwrap_or_default();
-    let program = process::find_program(&args[0], &env)?;
+    let program = program::find_program(&args[0], &env)?;
     // The init leads a session of its own, with or without a terminal (a
     // terminal's comes with its controlling tty below), as runc's does:
     // the caller's session lies outside the container's pid namespace,
@@ -325,7 +327,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Infallible> {
     {
         seccomp::load(f)?;
     }
-    Err(process::exec(&program, &args, &env))
+    Err(program::exec(&program, &args, &env))
 }
 
 /// Load the filter and, when it has a listener, send the notify fd to the

@@ -12,6 +12,8 @@ pub mod netdev;
 pub mod numa;
 pub mod process;
 pub mod procfs;
+pub mod proctree;
+pub mod program;
 pub mod resctrl;
 pub mod resolve;
 pub mod rootfs;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// is what tells a container (no stat first: `list` pays per container),
 /// and each record goes as soon as its row is made.
 pub fn list<T: Send>(root: &Path, row: impl Fn(&Container, Status) -> T + Sync) -> Result<Vec<T>> {
-    let ids = super::dir_ids(root)?;
+    let ids = dir_ids(root)?;
     // Each container costs a few reads and a parse, independent of the
     // others: past a few dozen, two threads take them in turn (whoever is
     // free takes the next), and the rows are put back in id order.
@@ -49,6 +49,34 @@ pub fn list<T: Send>(root: &Path, row: impl Fn(&Container, Status) -> T + Sync) 
     };
     rows.sort_unstable_by_key(|(i, _)| *i);
     Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Ids of every container under root.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = dir_ids(root)?;
+    ids.retain(|id| {
+        let dir = root.join(id);
+        dir.join(STATE).exists() || claimed(&dir)
+    });
+    Ok(ids)
+}
+
+/// The directories under root named as a container may be, sorted: the
+/// candidates, which their record (or create's claim) confirms.
+fn dir_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Err::<(), _>(e).sys("read", root.display()).unwrap_err()),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| crate::spec::validate_id(id).is_ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
 }
 
 /// state.json as `list` reads it.

@@ -14,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 mod list;
-pub use list::list;
+pub use list::{list, list_ids};
 
 pub const FIFO: &str = "exec.fifo";
 /// What the init writes when it fails after `start` released it (a
@@ -591,34 +591,6 @@ pub fn user_name(uid: u32) -> String {
             })
         })
         .unwrap_or_else(|| format!("#{uid}"))
-}
-
-/// Ids of every container under root.
-pub fn list_ids(root: &Path) -> Result<Vec<String>> {
-    let mut ids = dir_ids(root)?;
-    ids.retain(|id| {
-        let dir = root.join(id);
-        dir.join(STATE).exists() || claimed(&dir)
-    });
-    Ok(ids)
-}
-
-/// The directories under root named as a container may be, sorted: the
-/// candidates, which their record (or create's claim) confirms.
-fn dir_ids(root: &Path) -> Result<Vec<String>> {
-    let rd = match std::fs::read_dir(root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Err::<(), _>(e).sys("read", root.display()).unwrap_err()),
-    };
-    let mut ids: Vec<String> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|id| crate::spec::validate_id(id).is_ok())
-        .collect();
-    ids.sort();
-    Ok(ids)
 }
 
 #[cfg(test)]

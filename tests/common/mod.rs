@@ -361,6 +361,21 @@ pub fn cgroup_dirs_for(id: &str) -> Vec<PathBuf> {
     out
 }
 
+/// `c`'s output, for a binary copied just now: another test's fork may
+/// still hold the copy open for writing until its exec (ETXTBSY), and a
+/// moment later does not.
+pub fn output_once_not_busy(c: &mut Command) -> Output {
+    (0..50)
+        .find_map(|_| match c.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+            r => Some(r.unwrap()),
+        })
+        .expect("the copy stayed busy")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
