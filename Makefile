@@ -71,6 +71,8 @@ $(SUBREAPER): tests/subreaper.c | deps-build
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --manifest-path $(K8S_CRATE) --check
+	$(CARGO) clippy --manifest-path $(K8S_CRATE) --target-dir target --all-targets -- -D warnings
 
 # The whole suite: style, unit tests, and integration tests that run the
 # real binary as root on busybox bundles, under a subreaper as engines run
@@ -184,8 +186,11 @@ engines: $(ROOTFS)/bin/busybox | deps
 # runtime handler as the kubelet would (tests/k8s/), then through runc as
 # the control; prints the exec probe latency of both.
 CRI_POD := target/x86_64-unknown-linux-gnu/debug/cri-pod
+# A workspace of its own (see Cargo.toml); built into berth's target dir.
+K8S_CRATE := tests/k8s/Cargo.toml
 k8s: $(ROOTFS)/bin/busybox | deps
-	$(CARGO) build -p berth -p berth-k8s
+	$(CARGO) build -p berth
+	$(CARGO) build --manifest-path $(K8S_CRATE) --target-dir target
 	bash tests/k8s/run.sh $(CURDIR)/$(DEBUG) $(CURDIR)/$(ROOTFS) $(CURDIR)/$(CRI_POD)
 
 # The layouts this host lacks: the integration tests again in a VM whose

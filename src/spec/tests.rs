@@ -185,6 +185,28 @@ fn empty_exec_cpu_affinity_means_unchanged() {
     assert_eq!(a.cpu_affinity_final().as_deref(), Some("0-1"));
 }
 
+/// oci-spec checks the list's syntax with `regex`, which berth serves
+/// from regex-lite (vendor/regex): the same lists must pass and fail.
+#[test]
+fn exec_cpu_affinity_syntax_is_checked() {
+    for good in ["0", "0-3", "0,2,4-7", "10-11,13"] {
+        let (_d, b) = bundle(&with(|v| {
+            v["process"]["execCPUAffinity"] = serde_json::json!({ "initial": good })
+        }));
+        let a = b.unwrap().process.exec_cpu_affinity().clone().unwrap();
+        assert_eq!(a.initial().as_deref(), Some(good));
+    }
+    for bad in ["a", "0-", "-1", "0,,1", "1 ,2", "0-1\n2", "٣"] {
+        let e = err(&with(|v| {
+            v["process"]["execCPUAffinity"] = serde_json::json!({ "final": bad })
+        }));
+        assert!(
+            e.contains("process.execCPUAffinity") && e.contains("Invalid execCPUAffinity"),
+            "{bad}: {e}"
+        );
+    }
+}
+
 #[test]
 fn host_sysctls_are_refused() {
     let e = err(&with(|v| {
