@@ -1,6 +1,7 @@
 use super::Global;
 use crate::cli::UpdateArgs;
 use crate::error::{Error, Result};
+use crate::spec;
 use crate::state::{self, Status};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{Value, json};
@@ -117,12 +118,8 @@ pub fn run(g: &Global, a: &UpdateArgs) -> Result<i32> {
     {
         req["memory"]["swap"] = json!(-1);
     }
-    let update: LinuxResources = serde_path_to_error::deserialize(&req).map_err(|e| {
-        Error::config(
-            format!("resources.{}", e.path()),
-            e.into_inner().to_string(),
-        )
-    })?;
+    let update: LinuxResources = spec::typed(&req)
+        .map_err(|(field, msg)| Error::config(format!("resources.{field}"), msg))?;
     c.saved.cgroup.apply(&update, true)?;
     let mut all =
         serde_json::to_value(c.saved.resources.clone().unwrap_or_default()).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! wrong before the first fork is found here, so a bad config costs one
 //! read and leaves nothing behind.
 
+mod culprit;
 mod parse;
 
 use crate::error::{Error, Result, SysContext};
@@ -9,7 +10,7 @@ use crate::linux::mounts::{self, MountPlan};
 use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use parse::{is_semver, known_capability};
-pub use parse::{parse, parse_process};
+pub use parse::{parse, parse_process, typed};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,7 @@
 //! flags, capability names this kernel does not know.
 
 use super::CAPSETS;
+pub use super::culprit::typed;
 use crate::error::{Error, Result};
 use crate::logging;
 use oci_spec::runtime::{Process, Spec};
@@ -22,10 +23,7 @@ pub fn parse(text: &[u8], name: &str) -> Result<Spec> {
         scheduler_flag_names(p);
         default_user(p);
     }
-    serde_path_to_error::deserialize(&value).map_err(|e| {
-        let field = e.path().to_string();
-        Error::config(field, e.into_inner().to_string())
-    })
+    typed(&value).map_err(|(field, msg)| Error::config(field, msg))
 }
 
 /// Capability names the kernel knows: the caps crate's list, cut at
@@ -52,10 +50,7 @@ pub fn parse_process(text: &[u8], name: &str) -> Result<Process> {
     drop_empty_affinity(&mut value);
     scheduler_flag_names(&mut value);
     default_user(&mut value);
-    serde_path_to_error::deserialize(&value).map_err(|e| {
-        let field = e.path().to_string();
-        Error::config(format!("{name}: {field}"), e.into_inner().to_string())
-    })
+    typed(&value).map_err(|(field, msg)| Error::config(format!("{name}: {field}"), msg))
 }
 
 /// An empty execCPUAffinity list means "leave the affinity alone" (the
