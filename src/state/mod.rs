@@ -501,8 +501,13 @@ impl Container {
         self.saved.pid == 0 || self.dir.join(CREATING).exists()
     }
 
+    /// Look as few files as can be in the face (`list` asks this of every
+    /// container): create makes exec.fifo before the record gets its pid,
+    /// and only start removes it, so a record with a pid and no fifo is of
+    /// a create that ended, and its claim need not be looked for.
     pub fn status(&self) -> Status {
-        if self.unfinished() {
+        let fifo = self.saved.pid > 0 && self.dir.join(FIFO).exists();
+        if self.saved.pid == 0 || (fifo && self.dir.join(CREATING).exists()) {
             if self.being_created() {
                 Status::Creating
             } else if self.alive() {
@@ -515,7 +520,7 @@ impl Container {
             }
         } else if !self.alive() {
             Status::Stopped
-        } else if self.dir.join(FIFO).exists() {
+        } else if fifo {
             Status::Created
         } else if self.saved.cgroup.is_frozen() {
             Status::Paused
@@ -775,5 +780,27 @@ mod tests {
         };
         assert_eq!(c.status(), Status::Stopped);
         assert_eq!(c.oci_state("stopped")["pid"], 0);
+    }
+
+    #[test]
+    fn a_killed_create_is_told_by_its_claim_while_its_fifo_is_there() {
+        let t = crate::tempdir::TempDir::new();
+        let me = std::process::id() as i32;
+        let (st, _) = proc_start_time(me).unwrap();
+        let c = Container {
+            dir: t.path().to_path_buf(),
+            saved: saved(me, st),
+            _lock: None,
+        };
+        // Killed after its init was ready: created, to kill and delete.
+        std::fs::write(t.path().join(FIFO), "").unwrap();
+        std::fs::write(t.path().join(CREATING), "").unwrap();
+        assert_eq!(c.status(), Status::Created);
+        let lock = lock_dir(t.path()).unwrap();
+        assert_eq!(c.status(), Status::Creating, "its create still at work");
+        drop(lock);
+        // Started all the same: its init runs, whatever the claim says.
+        std::fs::remove_file(t.path().join(FIFO)).unwrap();
+        assert_eq!(c.status(), Status::Running);
     }
 }
