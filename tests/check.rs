@@ -285,18 +285,7 @@ fn a_user_without_privileges_is_told_what_rootless_needs() {
     c.args(["check", "--format", "json"])
         .current_dir("/")
         .env_remove("XDG_RUNTIME_DIR");
-    // SAFETY (test): plain syscalls between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setresgid(65534, 65534, 65534) != 0
-                || libc::setresuid(65534, 65534, 65534) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    as_nobody(&mut c);
     let out = output_once_not_busy(&mut c);
     let _ = std::fs::remove_dir_all(&dir);
     let (_, v) = parsed(out);

@@ -418,18 +418,7 @@ impl Nobody {
             .current_dir("/")
             .env_remove("XDG_RUNTIME_DIR")
             .stdin(Stdio::null());
-        // SAFETY (test): plain syscalls between fork and exec.
-        unsafe {
-            c.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setresgid(65534, 65534, 65534) != 0
-                    || libc::setresuid(65534, 65534, 65534) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        as_nobody(&mut c);
         c
     }
 }

@@ -4,7 +4,7 @@
 //! be left without, huge page sizes without a pool. (The limits this
 //! layout cannot take are `Cgroup::misfits`, beside the writes.)
 
-use super::{Cgroup, Skipped, is_permission};
+use super::Cgroup;
 use crate::error::{Error, SysContext};
 use std::path::Path;
 
@@ -36,11 +36,7 @@ impl Cgroup {
         let mut kept = Vec::new();
         for d in std::mem::take(&mut c.dirs) {
             let refused = if d.path.exists() {
-                let join = d.path.join(if d.hierarchy.v2 {
-                    "cgroup.procs"
-                } else {
-                    "tasks"
-                });
+                let join = d.join_file();
                 access(&join, AccessFlags::W_OK)
                     .sys("join cgroup: write", join.display())
                     .err()
@@ -57,10 +53,8 @@ impl Cgroup {
                     .map(|e| Error::sys("create cgroup", first.display(), e))
             };
             match refused {
-                Some(e) if is_permission(&e) => c.skipped.push(Skipped {
-                    hierarchy: d.hierarchy,
-                    reason: e.to_string(),
-                }),
+                Some(e) if c.goes_on_without(&e) => c.skip(d, e),
+                // what create would fail on, it finds for itself
                 _ => kept.push(d),
             }
         }

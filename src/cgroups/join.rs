@@ -71,11 +71,7 @@ impl Cgroup {
         self.dirs
             .iter()
             .map(|d| {
-                let f = d.path.join(if d.hierarchy.v2 {
-                    "cgroup.procs"
-                } else {
-                    "tasks"
-                });
+                let f = d.join_file();
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(&f)

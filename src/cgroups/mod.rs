@@ -84,6 +84,17 @@ pub struct Dir {
     pub created_from: Option<PathBuf>,
 }
 
+impl Dir {
+    /// The file a process writes its pid (or 0) to to join this cgroup.
+    pub fn join_file(&self) -> PathBuf {
+        self.path.join(if self.hierarchy.v2 {
+            "cgroup.procs"
+        } else {
+            "tasks"
+        })
+    }
+}
+
 const V1_OPTIONS_NOT_CONTROLLERS: &[&str] = &[
     "rw",
     "ro",
@@ -305,22 +316,34 @@ impl Cgroup {
                 // Where the user may not write (v1, or v2 without
                 // delegation) the container simply has no cgroup; limits
                 // asked for there are refused when they are applied.
-                Err(e) if self.rootless && is_permission(&e) => {
+                Err(e) if self.goes_on_without(&e) => {
                     let d = self.dirs.remove(i);
                     Self::unmake_dir(&d);
                     crate::logging::debug(&format!(
                         "rootless: no {} cgroup: {e}",
                         d.hierarchy.mount_name()
                     ));
-                    self.skipped.push(Skipped {
-                        hierarchy: d.hierarchy,
-                        reason: e.to_string(),
-                    });
+                    self.skip(d, e);
                 }
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The one rule for a hierarchy a create cannot have (foresee.rs asks
+    /// it too): a rootless create goes on without it where the user may
+    /// not write, and limits asked for there are refused when applied;
+    /// any other failure is the create's.
+    pub(super) fn goes_on_without(&self, e: &Error) -> bool {
+        self.rootless && is_permission(e)
+    }
+
+    pub(super) fn skip(&mut self, d: Dir, e: Error) {
+        self.skipped.push(Skipped {
+            hierarchy: d.hierarchy,
+            reason: e.to_string(),
+        });
     }
 
     fn make_dir(d: &mut Dir, rootless: bool) -> Result<()> {
@@ -331,11 +354,7 @@ impl Cgroup {
         // An existing cgroup is only ours to use if we may move into it;
         // the init finds out too late to fall back.
         if rootless && d.created_from.is_none() {
-            let join = d.path.join(if d.hierarchy.v2 {
-                "cgroup.procs"
-            } else {
-                "tasks"
-            });
+            let join = d.join_file();
             nix::unistd::access(&join, nix::unistd::AccessFlags::W_OK)
                 .sys("join cgroup: write", join.display())?;
         }

@@ -492,15 +492,9 @@ fn idmapped_mounts(out: &mut Vec<Finding>) {
     }
     let mut seen: Vec<(String, String)> = Vec::new();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mountinfo.lines() {
-        let (Some(head), Some(tail)) = (line.split(" - ").next(), line.split(" - ").nth(1)) else {
-            continue;
-        };
-        let (Some(mp), Some(fs)) = (head.split(' ').nth(4), tail.split(' ').next()) else {
-            continue;
-        };
-        if !PSEUDO_FS.contains(&fs) && !seen.iter().any(|(f, _)| f == fs) && !mp.contains('\\') {
-            seen.push((fs.to_string(), mp.to_string()));
+    for m in crate::linux::mountinfo::parse(&mountinfo) {
+        if !PSEUDO_FS.contains(&m.fstype.as_str()) && !seen.iter().any(|(f, _)| *f == m.fstype) {
+            seen.push((m.fstype, m.mountpoint));
         }
     }
     let Ok(proc) = crate::linux::procfs::Proc::open_host() else {

@@ -320,21 +320,25 @@ pub fn set_user_and_caps(p: &Process, c: &CapSets) -> Result<()> {
     let uid = Uid::from_raw(user.uid());
     nix::unistd::setresuid(uid, uid, uid).sys("setresuid", user.uid())?;
     nix::sys::prctl::set_keepcaps(false).sys("prctl", "PR_SET_KEEPCAPS")?;
-    let have = caps::read(None, CapSet::Permitted)
-        .map_err(|e| Error::msg(format!("read permitted capabilities: {e}")))?;
-    if let Some(e) = caps_beyond(c, Some(&have)) {
-        return Err(e);
-    }
     for (set, name, value) in [
         (CapSet::Effective, "effective", &c.effective),
         (CapSet::Inheritable, "inheritable", &c.inheritable),
         (CapSet::Permitted, "permitted", &c.permitted),
     ] {
         caps::set(None, set, value).map_err(|e| {
-            Error::config(
-                format!("process.capabilities.{name}"),
-                format!("cannot set: {e}"),
-            )
+            // capset says only EPERM: say which capabilities and why, in
+            // the words `berth check` uses. What we hold is read only now
+            // (neither set above changed it), a syscall a start that
+            // succeeds does not pay.
+            caps::read(None, CapSet::Permitted)
+                .ok()
+                .and_then(|have| caps_beyond(c, Some(&have)))
+                .unwrap_or_else(|| {
+                    Error::config(
+                        format!("process.capabilities.{name}"),
+                        format!("cannot set: {e}"),
+                    )
+                })
         })?;
     }
     // The kernel only lets a capability be ambient if it is permitted and

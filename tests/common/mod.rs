@@ -361,6 +361,24 @@ pub fn cgroup_dirs_for(id: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Run `c` as nobody (uid and gid 65534, no supplementary groups): the
+/// rootless caller of the tests that need one.
+pub fn as_nobody(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY (test): plain syscalls between fork and exec, no allocation.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresgid(65534, 65534, 65534) != 0
+                || libc::setresuid(65534, 65534, 65534) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// `c`'s output, for a binary copied just now: another test's fork may
 /// still hold the copy open for writing until its exec (ETXTBSY), and a
 /// moment later does not.
