@@ -759,9 +759,9 @@ mod tests {
         assert_eq!(list_ids(t.path()).unwrap(), ["busy", "empty"]);
     }
 
-    #[test]
-    fn status_is_derived_from_pid_and_start_time() {
-        let t = crate::tempdir::TempDir::new();
+    /// A container in a temp dir whose init is this test process, and
+    /// that process's start time.
+    fn this_process_as_init(t: &crate::tempdir::TempDir) -> (Container, u64) {
         let me = std::process::id() as i32;
         let (st, _) = proc_start_time(me).unwrap();
         let c = Container {
@@ -769,13 +769,20 @@ mod tests {
             saved: saved(me, st),
             _lock: None,
         };
+        (c, st)
+    }
+
+    #[test]
+    fn status_is_derived_from_pid_and_start_time() {
+        let t = crate::tempdir::TempDir::new();
+        let (c, st) = this_process_as_init(&t);
         assert_eq!(c.status(), Status::Running);
         std::fs::write(t.path().join(FIFO), "").unwrap();
         assert_eq!(c.status(), Status::Created);
         // Same pid, other start time: a reused pid is not our container.
         let c = Container {
             dir: t.path().to_path_buf(),
-            saved: saved(me, st + 1),
+            saved: saved(c.saved.pid, st + 1),
             _lock: None,
         };
         assert_eq!(c.status(), Status::Stopped);
@@ -785,13 +792,7 @@ mod tests {
     #[test]
     fn a_killed_create_is_told_by_its_claim_while_its_fifo_is_there() {
         let t = crate::tempdir::TempDir::new();
-        let me = std::process::id() as i32;
-        let (st, _) = proc_start_time(me).unwrap();
-        let c = Container {
-            dir: t.path().to_path_buf(),
-            saved: saved(me, st),
-            _lock: None,
-        };
+        let (c, _) = this_process_as_init(&t);
         // Killed after its init was ready: created, to kill and delete.
         std::fs::write(t.path().join(FIFO), "").unwrap();
         std::fs::write(t.path().join(CREATING), "").unwrap();
