@@ -77,14 +77,18 @@ lint:
 # The whole suite: style, unit tests, and integration tests that run the
 # real binary as root on busybox bundles, under a subreaper as engines run
 # runtimes (orphaned container inits are reaped at once).
-test: lint $(ROOTFS)/bin/busybox $(SUBREAPER)
-	BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test
-	$(MAKE) --no-print-directory conformance
-	$(MAKE) --no-print-directory engines
-	$(MAKE) --no-print-directory k8s
-	$(MAKE) --no-print-directory cve-peers
-	$(MAKE) --no-print-directory vm
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+# Each stage says how long it took: CI has 30 minutes for all of them.
+timed = s=$$(date +%s); $(2); rc=$$?; echo "== stage $(1): $$(( $$(date +%s) - s )) s, rc $$rc"; exit $$rc
+
+test: $(ROOTFS)/bin/busybox $(SUBREAPER)
+	@$(call timed,lint,$(MAKE) --no-print-directory lint)
+	@$(call timed,cargo test,BERTH_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) $(SUBREAPER) $(CARGO) test)
+	@$(call timed,conformance,$(MAKE) --no-print-directory conformance)
+	@$(call timed,engines,$(MAKE) --no-print-directory engines)
+	@$(call timed,k8s,$(MAKE) --no-print-directory k8s)
+	@$(call timed,cve-peers,$(MAKE) --no-print-directory cve-peers)
+	@$(call timed,vm,$(MAKE) --no-print-directory vm)
+	@$(call timed,fuzz,$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30)
 
 # conformance/: oci-check inside the container checks every config field
 # it was started with; RUNTIME=runc (or crun, ...) runs the same suite on

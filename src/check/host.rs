@@ -523,10 +523,16 @@ fn idmapped_mounts(out: &mut Vec<Finding>) {
             }
         }
     }
-    let mut found = format!("idmapped mounts on: {}", yes.join(", "));
-    if !no.is_empty() {
-        found.push_str(&format!("; not on: {}", no.join(", ")));
-    }
+    let mut found = match (yes.is_empty(), no.is_empty()) {
+        (false, true) => format!("idmapped mounts on: {}", yes.join(", ")),
+        (false, false) => format!(
+            "idmapped mounts on: {}; not on: {}",
+            yes.join(", "),
+            no.join(", ")
+        ),
+        (true, false) => format!("idmapped mounts on none of: {}", no.join(", ")),
+        (true, true) => "no filesystem here to probe idmapped mounts on".to_string(),
+    };
     if !unprobed.is_empty() {
         found.push_str(&format!(
             "; not probed (network, FUSE): {}",
@@ -700,9 +706,10 @@ pub fn state_root(cx: &Context, out: &mut Vec<Finding>) {
     let ids = crate::state::list_ids(root).unwrap_or_default();
     let mut stale = Vec::new();
     for id in &ids {
+        // A create killed before its init was made (no pid) is as stale:
+        // its claim holds the id until deleted.
         if let Ok(c) = crate::state::load(root, id, false)
-            && c.saved.pid > 0
-            && !c.alive()
+            && c.status() == crate::state::Status::Stopped
         {
             stale.push(id.clone());
         }
@@ -712,7 +719,10 @@ pub fn state_root(cx: &Context, out: &mut Vec<Finding>) {
             "state",
             "stale",
             Level::Ok,
-            format!("{} containers, none whose init is gone", ids.len()),
+            match ids.len() {
+                1 => "1 container, not stopped".to_string(),
+                n => format!("{n} containers, none whose init is gone"),
+            },
         ));
     } else {
         out.push(
