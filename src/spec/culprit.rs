@@ -10,12 +10,14 @@
 //!
 //! A struct's fields are parsed in document order and its missing fields
 //! are looked for only at its end, so the first bad field decides the
-//! error. Removing a child that is not at fault leaves the error exactly
-//! as it was; removing the one at fault makes it go away or become
-//! "missing field `<that child>`". Descend into that child and repeat.
+//! error: kept alone, the children before the one at fault parse (or
+//! miss a required field at the end), and with it the error is exactly
+//! the original. Halve the children until that one is found, descend
+//! into it, and repeat.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::ops::Range;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -38,32 +40,67 @@ fn locate<T: DeserializeOwned>(doc: &Value, msg: &str) -> Vec<Step> {
         .and_then(|m| m.strip_suffix('`'));
     let mut path = Vec::new();
     while let Some(node) = walk(doc, &path) {
-        let mut only_by_absence = None;
-        let mut at_fault = None;
-        for step in children(node) {
-            let mut trial = doc.clone();
-            remove(&mut trial, &path, &step);
-            match T::deserialize(&trial).map_err(|e| e.to_string()) {
-                Err(m) if m == msg => {}
-                // A required field taken away is missed at its struct's end:
-                // either it held the fault, or it was only missed sooner
-                // than the field the original error misses.
-                Err(m) if matches!(&step, Step::Key(k) if m == format!("missing field `{k}`")) => {
-                    only_by_absence.get_or_insert(step);
-                }
-                _ => {
-                    at_fault = Some(step);
-                    break;
-                }
+        let steps = children(node);
+        let n = steps.len();
+        // Keeping only the first k children, is the error still this one?
+        // Not for k up to the first child at fault, and so for every k
+        // past it: halving finds that child in a dozen parses even among
+        // thousands (a config's annotations), and the first of several
+        // alike, which is the one serde met.
+        let prefix = |k: usize| error_without::<T>(doc, &path, k..n);
+        let mut lo_err = prefix(0);
+        if n == 0 || lo_err.as_deref() == Some(msg) {
+            break; // this node's own fault: no child is needed for it
+        }
+        let (mut lo, mut hi) = (0, n);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match prefix(mid) {
+                e if e.as_deref() == Some(msg) => hi = mid,
+                e => (lo, lo_err) = (mid, e),
             }
         }
-        let lacks_missing = |n: &Value| missing.is_some_and(|f| n.get(f).is_none());
-        match at_fault.or_else(|| only_by_absence.filter(|_| !lacks_missing(node))) {
-            Some(step) => path.push(step),
-            None => break,
+        let step = &steps[lo];
+        // Without it, a required field is missed at its struct's end:
+        // either it held the fault, or it was only missed sooner than the
+        // field the original error misses, which this node then lacks.
+        let only_missed = matches!((step, &lo_err),
+            (Step::Key(k), Some(m)) if *m == format!("missing field `{k}`"));
+        if only_missed && missing.is_some_and(|f| node.get(f).is_none()) {
+            break;
         }
+        path.push(step.clone());
     }
     path
+}
+
+/// The error of parsing `doc` without the children `range` of the node
+/// at `path` (their order, and the rest's, kept): None if it parses.
+fn error_without<T: DeserializeOwned>(
+    doc: &Value,
+    path: &[Step],
+    range: Range<usize>,
+) -> Option<String> {
+    let mut trial = doc.clone();
+    let mut v = &mut trial;
+    for s in path {
+        v = match s {
+            Step::Key(k) => &mut v[k.as_str()],
+            Step::Index(i) => &mut v[*i],
+        };
+    }
+    match v {
+        Value::Object(m) => {
+            let mut i = 0;
+            m.retain(|_, _| {
+                i += 1;
+                !range.contains(&(i - 1))
+            });
+        }
+        Value::Array(a) => drop(a.drain(range)),
+        _ => {}
+    }
+    T::deserialize(&trial).err().map(|e| e.to_string())
 }
 
 fn children(node: &Value) -> Vec<Step> {
@@ -82,22 +119,6 @@ fn walk<'a>(mut v: &'a Value, path: &[Step]) -> Option<&'a Value> {
         };
     }
     Some(v)
-}
-
-fn remove(doc: &mut Value, path: &[Step], step: &Step) {
-    let mut v = doc;
-    for s in path {
-        v = match s {
-            Step::Key(k) => &mut v[k.as_str()],
-            Step::Index(i) => &mut v[*i],
-        };
-    }
-    match (v, step) {
-        // shift_remove: the order of what is left must stay the document's
-        (Value::Object(m), Step::Key(k)) => drop(m.shift_remove(k)),
-        (Value::Array(a), Step::Index(i)) => drop(a.remove(*i)),
-        _ => {}
-    }
 }
 
 /// serde_path_to_error's spelling, which berth's messages always had:
@@ -169,6 +190,9 @@ mod tests {
             path_of::<Spec>(spec(process(), ns)),
             "linux.namespaces[2].type"
         );
+        // of several alike, the first: the one serde met
+        let ns = json!({"namespaces": [{}, {"type": "pid"}, {}]});
+        assert_eq!(path_of::<Spec>(spec(process(), ns)), "linux.namespaces[0]");
         let mut p = process();
         p["capabilities"] = json!({"bounding": ["CAP_KILL", 7]});
         assert_eq!(
@@ -183,6 +207,31 @@ mod tests {
         p["cwd"] = json!(1);
         p["user"]["gid"] = json!(-1);
         assert_eq!(path_of::<Spec>(spec(p, json!({}))), "process.cwd");
+    }
+
+    #[test]
+    fn one_bad_entry_among_thousands_is_found() {
+        for bad in [0, 1, 1337, 2999] {
+            let mut d = spec(process(), json!({}));
+            let mut notes = serde_json::Map::new();
+            for i in 0..3000 {
+                let v = if i == bad { json!(i) } else { json!("x") };
+                notes.insert(format!("note.{i}"), v);
+            }
+            d["annotations"] = Value::Object(notes);
+            assert_eq!(path_of::<Spec>(d), format!("annotations.note.{bad}"));
+        }
+        let mut p = process();
+        p["env"] = json!(
+            (0..3000)
+                .map(|i| if i == 2000 {
+                    json!(false)
+                } else {
+                    json!("A=b")
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(path_of::<Spec>(spec(p, json!({}))), "process.env[2000]");
     }
 
     #[test]
