@@ -501,10 +501,10 @@ impl Container {
         self.saved.pid == 0 || self.dir.join(CREATING).exists()
     }
 
-    /// Look as few files as can be in the face (`list` asks this of every
-    /// container): create makes exec.fifo before the record gets its pid,
-    /// and only start removes it, so a record with a pid and no fifo is of
-    /// a create that ended, and its claim need not be looked for.
+    /// Asked of every container by `list`, so it looks at as few files as
+    /// it can: create makes exec.fifo before the record gets its pid, and
+    /// only start removes it, so a record with a pid and no fifo is of a
+    /// create that ended, and its claim need not be looked for.
     pub fn status(&self) -> Status {
         let fifo = self.saved.pid > 0 && self.dir.join(FIFO).exists();
         if self.saved.pid == 0 || (fifo && self.dir.join(CREATING).exists()) {

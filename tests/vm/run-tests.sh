@@ -78,14 +78,18 @@ failed=""
 for t in tests/*; do
     [ -e "\$t" ] || continue
     echo "=== \$t"
+    s=\$(date +%s)
     timeout 900 ./subreaper "\$t" --test-threads=1 $only || failed="\$failed \${t#tests/}"
+    echo "=== \$t took \$((\$(date +%s) - s)) s"
 done
 echo "=== conformance"
+s=\$(date +%s)
 if ! timeout 600 ./subreaper ./oci-conformance --runtime "$berth" --rootfs "\$PWD/rootfs" --checker ./oci-check ${only:+--only $only} > conformance.out 2>&1; then
     failed="\$failed conformance"
     ps -o pid,ppid,stat,args
 fi
 cat conformance.out
+echo "=== conformance took \$((\$(date +%s) - s)) s"
 for c in ./*-check.sh; do
     [ -e "\$c" ] || continue
     [ "${mode[*]:-}" = --systemd ] && [ -z "$only" ] || continue
